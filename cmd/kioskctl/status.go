@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/vnkiosk/kiosk/kiosk/config"
+	"github.com/vnkiosk/kiosk/kiosk/control"
+	"github.com/vnkiosk/kiosk/kiosk/version"
+)
+
+func init() {
+	register("status", "show the running kioskd's version, uptime and subsystem health", runStatus)
+	register("config check", "validate a configuration file: kioskctl config check FILE", runConfigCheck)
+	register("version", "print kioskctl's version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
+		v := version.Get()
+		fmt.Fprintln(stdout, "kioskctl", v.Version, v.Revision, v.GoVersion)
+		return nil
+	})
+}
+
+// socketFlag adds --socket to commands that talk to the daemon.
+func dialDaemon(explicit string) (*control.Client, error) {
+	p, err := control.FindSocket(explicit)
+	if err != nil {
+		return nil, err
+	}
+	return control.NewClient(p), nil
+}
+
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("status", stderr)
+	socket := fs.String("socket", "", "control socket of the daemon (default: found automatically)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	c, err := dialDaemon(*socket)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := c.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	ready := "yes"
+	if !st.Ready {
+		ready = "no"
+	}
+	fmt.Fprintf(stdout, "kioskd %s", st.Version)
+	if st.Revision != "" {
+		fmt.Fprintf(stdout, " (%s)", st.Revision)
+	}
+	fmt.Fprintln(stdout)
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "kiosk\t%s (%s %s)\n", st.KioskID, st.SiteKind, st.SiteCode)
+	fmt.Fprintf(w, "uptime\t%s\n", (time.Duration(st.UptimeSec) * time.Second).String())
+	fmt.Fprintf(w, "config\t%s\n", st.ConfigPath)
+	fmt.Fprintf(w, "ready\t%s\n", ready)
+	if st.UIURL != "" {
+		fmt.Fprintf(w, "ui\t%s\n", st.UIURL)
+	}
+	if st.Demo {
+		fmt.Fprintf(w, "mode\tdemo (simulated devices)\n")
+	}
+	w.Flush()
+	fmt.Fprintln(stdout, "\nsubsystems:")
+	w = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	for _, s := range st.Subsystems {
+		fmt.Fprintf(w, "  %s\t%s\t%s\n", s.Name, s.State, s.Reason)
+	}
+	return w.Flush()
+}
+
+func runConfigCheck(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("config check", stderr)
+	if err := fs.Parse(args); err != nil {
+		return usageError{}
+	}
+	if fs.NArg() != 1 {
+		return usageError{"expected one FILE"}
+	}
+	c, err := config.Load(fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("configuration is not valid:\n%w", err)
+	}
+	fmt.Fprintf(stdout, "%s: ok (kiosk %s, %s site %s)\n", fs.Arg(0), c.Kiosk.ID, c.Site.Kind, c.Site.Code)
+	return nil
+}

@@ -1,0 +1,127 @@
+// Command kioskd is the kiosk appliance daemon: it reads the chip ID card, drives
+// the printer, scanners and display, serves the touchscreen UI and forwards filings
+// to the provincial backend. Under systemd it runs from /etc/kioskd/kioskd.yaml;
+// `kioskd --demo` runs it with simulated devices from a built-in configuration.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/vnkiosk/kiosk/kiosk/config"
+	"github.com/vnkiosk/kiosk/kiosk/control"
+	"github.com/vnkiosk/kiosk/kiosk/daemon"
+	"github.com/vnkiosk/kiosk/kiosk/logging"
+	"github.com/vnkiosk/kiosk/kiosk/version"
+	"github.com/vnkiosk/kiosk/ui"
+)
+
+const defaultConfig = "/etc/kioskd/kioskd.yaml"
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	fs := flag.NewFlagSet("kioskd", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "configuration file (default "+defaultConfig+"; with --demo, the built-in demo configuration)")
+	demo := fs.Bool("demo", false, "run with simulated devices and the reference backend")
+	stateDir := fs.String("state-dir", "", "state directory; with --demo, keeps state across restarts instead of a temporary directory")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		return 2
+	}
+	if *showVersion {
+		v := version.Get()
+		fmt.Println("kioskd", v.Version, v.Revision, v.GoVersion)
+		return 0
+	}
+
+	cfg, loadConfig, err := loadConfiguration(*cfgPath, *demo)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	cleanup := func() {}
+	if *demo {
+		if cleanup, err = prepareDemo(cfg, *stateDir); err != nil {
+			fmt.Fprintln(os.Stderr, "kioskd --demo:", err)
+			return 1
+		}
+	} else if *stateDir != "" {
+		cfg.StateDir = *stateDir
+	}
+	defer cleanup()
+
+	level, _ := logging.ParseLevel(cfg.Logging.Level)
+	log := logging.New(os.Stderr, level)
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		log.Error("state directory", "err", err)
+		return 1
+	}
+
+	uiServer := ui.New(cfg.UI.Listen)
+	opt := daemon.Options{
+		Config:     cfg,
+		ConfigPath: *cfgPath,
+		Demo:       *demo,
+		UIURL:      "http://" + cfg.UI.Listen + "/",
+		Log:        log,
+		Subsystems: []daemon.Subsystem{uiServer},
+		LoadConfig: loadConfig,
+		Started: func(socket, metricsAddr string) {
+			if *demo {
+				fmt.Printf("kioskd demo is running.\n  UI:       %s\n  control:  %s (kioskctl finds it)\n  metrics:  http://%s/metrics\n  state:    %s\nPress Ctrl+C to stop.\n",
+					uiServer.URL(), socket, metricsAddr, cfg.StateDir)
+			}
+		},
+	}
+	if err := daemon.Run(context.Background(), opt); err != nil {
+		log.Error("kioskd exiting", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func loadConfiguration(path string, demo bool) (*config.Config, func() (*config.Config, error), error) {
+	if demo && path == "" {
+		c, err := config.Demo()
+		return c, nil, err
+	}
+	if path == "" {
+		path = defaultConfig
+	}
+	load := func() (*config.Config, error) { return config.Load(path) }
+	c, err := load()
+	return c, load, err
+}
+
+// prepareDemo points the demo at a private state directory and the per-user demo
+// control socket, so kioskctl finds it and nothing touches /var or /run.
+func prepareDemo(cfg *config.Config, stateDir string) (func(), error) {
+	cleanup := func() {}
+	if stateDir == "" {
+		d, err := os.MkdirTemp("", "kioskd-demo-state-")
+		if err != nil {
+			return nil, err
+		}
+		stateDir = d
+		cleanup = func() { os.RemoveAll(d) }
+	}
+	abs, err := filepath.Abs(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.StateDir = abs
+	cfg.Control.Socket = control.DemoSocket()
+	cfg.Control.Group = ""
+	if err := os.MkdirAll(filepath.Dir(cfg.Control.Socket), 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, err
+	}
+	return cleanup, nil
+}
+
