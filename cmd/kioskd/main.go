@@ -31,6 +31,8 @@ func run() int {
 	cfgPath := fs.String("config", "", "configuration file (default "+defaultConfig+"; with --demo, the built-in demo configuration)")
 	demo := fs.Bool("demo", false, "run with simulated devices and the reference backend")
 	stateDir := fs.String("state-dir", "", "state directory; with --demo, keeps state across restarts instead of a temporary directory")
+	uiListen := fs.String("ui-listen", "", "override ui.listen (loopback HOST:PORT; port 0 picks a free one)")
+	metricsListen := fs.String("metrics-listen", "", "override metrics.listen (loopback HOST:PORT)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2
@@ -56,6 +58,12 @@ func run() int {
 		cfg.StateDir = *stateDir
 	}
 	defer cleanup()
+	if *uiListen != "" {
+		cfg.UI.Listen = *uiListen
+	}
+	if *metricsListen != "" {
+		cfg.Metrics.Listen = *metricsListen
+	}
 
 	level, _ := logging.ParseLevel(cfg.Logging.Level)
 	log := logging.New(os.Stderr, level)
@@ -69,7 +77,7 @@ func run() int {
 		Config:     cfg,
 		ConfigPath: *cfgPath,
 		Demo:       *demo,
-		UIURL:      "http://" + cfg.UI.Listen + "/",
+		UIURL:      uiServer.URL,
 		Log:        log,
 		Subsystems: []daemon.Subsystem{uiServer},
 		LoadConfig: loadConfig,
@@ -124,4 +132,3 @@ func prepareDemo(cfg *config.Config, stateDir string) (func(), error) {
 	}
 	return cleanup, nil
 }
-

@@ -142,3 +142,14 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestExampleConfigIsValid(t *testing.T) {
+	t.Parallel()
+	c, err := Load("example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Devices.CardReader.Reader != "ACS ACR1252*" || c.Devices.Printer.URI != "tcp://127.0.0.1:9100" {
+		t.Errorf("example decoded as %+v", c.Devices)
+	}
+}

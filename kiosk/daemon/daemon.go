@@ -75,7 +75,7 @@ type Options struct {
 	Config     *config.Config
 	ConfigPath string // "" when running from the built-in demo config
 	Demo       bool
-	UIURL      string
+	UIURL      func() string // the address the kiosk browser opens, known once the UI listens
 	Log        *slog.Logger
 	Subsystems []Subsystem
 	Notifier   Notifier
@@ -90,6 +90,8 @@ type Options struct {
 	StartTimeout time.Duration
 	// Started is called once READY=1 was sent (tests, and --demo to print the URL).
 	Started func(controlSocket, metricsAddr string)
+	// Signals replaces the process's SIGTERM/SIGINT/SIGHUP (tests inject them).
+	Signals <-chan os.Signal
 }
 
 // Daemon is a running kioskd.
@@ -131,9 +133,13 @@ func Run(ctx context.Context, opt Options) error {
 
 func (d *Daemon) run(ctx context.Context) error {
 	log := d.opt.Log
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	defer signal.Stop(sigs)
+	sigs := d.opt.Signals
+	if sigs == nil {
+		c := make(chan os.Signal, 4)
+		signal.Notify(c, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+		defer signal.Stop(c)
+		sigs = c
+	}
 
 	// Subsystems see runCtx, which ends only after the drain, so a subsystem that
 	// is finishing a print job is not cancelled under its feet.
@@ -317,7 +323,10 @@ func (d *Daemon) Status() control.Status {
 		Version: v.Version, Revision: v.Revision, StartedAt: d.started.UTC(),
 		UptimeSec: time.Since(d.started).Seconds(), ConfigPath: d.opt.ConfigPath,
 		KioskID: cfg.Kiosk.ID, SiteKind: string(cfg.Site.Kind), SiteCode: cfg.Site.Code,
-		Demo: d.opt.Demo, UIURL: d.opt.UIURL, Ready: d.readyErr() == nil,
+		Demo: d.opt.Demo, Ready: d.readyErr() == nil,
+	}
+	if d.opt.UIURL != nil {
+		st.UIURL = d.opt.UIURL()
 	}
 	if st.ConfigPath == "" {
 		st.ConfigPath = cfg.Source

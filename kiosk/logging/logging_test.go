@@ -45,7 +45,9 @@ func TestRedaction(t *testing.T) {
 		{"photo bytes", func(l *slog.Logger) { l.Info("face", "blob", []byte(name)) }},
 		{"nested group", func(l *slog.Logger) { l.Info("card", slog.Group("holder", "name", name, "id_number", id)) }},
 		{"with attrs", func(l *slog.Logger) { l.With("name", name, "note", "id "+id).Info("bound") }},
-		{"with group then attrs", func(l *slog.Logger) { l.WithGroup("card").Info("read", "mrz", "IDVNM2030123451079203012345<<5", "can", "012345") }},
+		{"with group then attrs", func(l *slog.Logger) {
+			l.WithGroup("card").Info("read", "mrz", "IDVNM2030123451079203012345<<5", "can", "012345")
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs the Go benchmarks and writes BENCHMARKS.md: what was measured (each
+# benchmark's doc comment), how (the command), the numbers and the machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=BENCHMARKS.md
+raw=$(mktemp)
+trap 'rm -f "$raw"' EXIT
+
+# package:benchtime — the end-to-end benchmarks are slow per iteration.
+benches=(
+	"./cmd/kioskd:3x"
+	"./devices/idcard:20x"
+	"./devices/idcard/pace:20x"
+	"./devices/idcard/pcsc:1000x"
+)
+for spec in "${benches[@]}"; do
+	pkg=${spec%%:*} bt=${spec##*:}
+	[[ -d $pkg ]] || continue
+	echo "== $pkg" >&2
+	KIOSK_REQUIRE_PCSCD=1 go test -run '^$' -bench . -benchmem -benchtime "$bt" -timeout 20m "$pkg" | tee -a "$raw" >&2
+done
+
+doc_of() { # the doc comment above func $2 in package dir $1
+	awk -v fn="func $2(" '
+		/^\/\/ / { c = c substr($0, 4) " "; next }
+		index($0, fn) == 1 { print c; exit }
+		{ c = "" }' "$1"/*_test.go
+}
+
+{
+	echo "# Benchmarks"
+	echo
+	echo "Written by \`make bench\` (scripts/bench.sh) on $(date -u +%Y-%m-%d). Numbers are from one run on the machine below;"
+	echo "they are measurements, not test assertions. Targets come from the issues."
+	echo
+	echo "## Machine"
+	echo
+	echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') ($(nproc) cores)"
+	echo "- Memory: $(free -h | awk '/^Mem:/ {print $2}')"
+	echo "- Kernel: $(uname -r); $(go version | cut -d' ' -f3-)"
+	echo "- pcscd $(pcscd --version 2>/dev/null | head -1 | grep -o '[0-9][0-9.]*' | head -1) with vpcd (vsmartcard)"
+	echo
+	echo "## Results"
+	for spec in "${benches[@]}"; do
+		pkg=${spec%%:*} bt=${spec##*:}
+		[[ -d $pkg ]] || continue
+		lines=$(awk -v p="github.com/vnkiosk/kiosk/${pkg#./}" '$1=="pkg:" {cur=$2} /^Benchmark/ && cur==p' "$raw")
+		[[ -n $lines ]] || continue
+		echo
+		echo "### \`$pkg\`"
+		echo
+		echo "How: \`go test -run '^\$' -bench . -benchmem -benchtime $bt $pkg\` with pcscd running (scripts/services.sh)."
+		while read -r line; do
+			name=$(awk '{print $1}' <<<"$line" | sed 's/-[0-9]*$//')
+			echo
+			echo "**$name** — $(doc_of "$pkg" "$name")"
+			echo
+			echo '| metric | value |'
+			echo '|---|---|'
+			awk '{ for (i = 3; i < NF; i += 2) printf "| %s | %s |\n", $(i+1), $i }' <<<"$line"
+		done <<<"$lines"
+	done
+} >"$out"
+echo "wrote $out" >&2
