@@ -18,6 +18,11 @@ const (
 	MaxExtendedNe = 65536
 )
 
+// ErrNeedsExtended is returned (wrapped) when a command needs extended length but
+// short encoding was requested. Callers detect it with errors.Is and fall back to
+// smaller commands, as many cards and readers refuse extended-length APDUs.
+var ErrNeedsExtended = errors.New("iso7816: command needs extended length")
+
 // Command is a command APDU. Ne is the maximum number of response data bytes
 // expected: 0 means no response data, 256 (short) or 65536 (extended) means "as
 // many as available" and is encoded as Le=00 / Le=0000.
@@ -43,7 +48,7 @@ func (c Command) Bytes(extended bool) ([]byte, error) {
 		return nil, fmt.Errorf("iso7816: Ne %d out of range", c.Ne)
 	}
 	if !extended && c.NeedsExtended() {
-		return nil, fmt.Errorf("iso7816: command (Nc=%d, Ne=%d) needs extended length", len(c.Data), c.Ne)
+		return nil, fmt.Errorf("command (Nc=%d, Ne=%d): %w", len(c.Data), c.Ne, ErrNeedsExtended)
 	}
 	b := make([]byte, 0, 4+3+len(c.Data)+3)
 	b = append(b, c.CLA, c.INS, c.P1, c.P2)

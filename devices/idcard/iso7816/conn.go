@@ -88,7 +88,8 @@ func (c *Conn) Send(ctx context.Context, cmd Command) (Response, error) {
 		if ne == 0 {
 			ne = MaxShortNe
 		}
-		gr, _ := Command{CLA: cmd.CLA & 0x0C, INS: 0xC0, Ne: ne}.Bytes(false)
+		// GET RESPONSE is a transport-level command: never protected, same logical channel.
+		gr, _ := Command{CLA: cmd.CLA & 0x03, INS: 0xC0, Ne: ne}.Bytes(false)
 		if resp, err = c.roundTrip(ctx, gr); err != nil {
 			return Response{}, err
 		}
