@@ -60,12 +60,19 @@ func ByOID(oid asn1.ObjectIdentifier) (*Curve, error) {
 }
 
 // ByCurve returns the named curve for an elliptic.Curve value, matching by
-// parameters so explicit-parameter keys on a known curve are recognised too.
+// parameters so explicit-parameter keys on a known curve are recognised too. It
+// compares the field, the order and the base point, not B: the brainpool curves
+// report a nil B (crypto/elliptic's generic B assumes a = -3, which they do not
+// have), and a base point of the right order on the right field already singles
+// out one curve of this list.
 func ByCurve(ec elliptic.Curve) (*Curve, error) {
 	p := ec.Params()
+	if p == nil || p.P == nil || p.N == nil || p.Gx == nil || p.Gy == nil {
+		return nil, errors.New("eccurve: incomplete curve parameters")
+	}
 	for _, c := range curves {
 		q := c.Params()
-		if q.P.Cmp(p.P) == 0 && q.B.Cmp(p.B) == 0 && q.Gx.Cmp(p.Gx) == 0 && q.N.Cmp(p.N) == 0 {
+		if q.P.Cmp(p.P) == 0 && q.N.Cmp(p.N) == 0 && q.Gx.Cmp(p.Gx) == 0 && q.Gy.Cmp(p.Gy) == 0 {
 			return c, nil
 		}
 	}
