@@ -12,10 +12,12 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/vnkiosk/kiosk/devices/idcard"
 	"github.com/vnkiosk/kiosk/kiosk/config"
 	"github.com/vnkiosk/kiosk/kiosk/control"
 	"github.com/vnkiosk/kiosk/kiosk/daemon"
 	"github.com/vnkiosk/kiosk/kiosk/logging"
+	"github.com/vnkiosk/kiosk/kiosk/metrics"
 	"github.com/vnkiosk/kiosk/kiosk/version"
 	"github.com/vnkiosk/kiosk/ui"
 )
@@ -72,14 +74,17 @@ func run() int {
 		return 1
 	}
 
+	reg := metrics.NewRegistry()
 	uiServer := ui.New(cfg.UI.Listen)
+	cardReader := idcard.NewService(cfg, log, reg)
 	opt := daemon.Options{
+		Registry:   reg,
 		Config:     cfg,
 		ConfigPath: *cfgPath,
 		Demo:       *demo,
 		UIURL:      uiServer.URL,
 		Log:        log,
-		Subsystems: []daemon.Subsystem{uiServer},
+		Subsystems: []daemon.Subsystem{cardReader, uiServer},
 		LoadConfig: loadConfig,
 		Started: func(socket, metricsAddr string) {
 			if *demo {

@@ -244,13 +244,17 @@ func Parse(name string, text []byte) (*Config, error) {
 		return nil, Errors{{File: name, Line: doc.Line, Msg: "expected a mapping of sections (kiosk:, site:, ui:, devices: ...)"}}
 	}
 	c.lines.collect("", doc)
-	if errs := checkKeys(name, "", doc, typeOfConfig); len(errs) > 0 {
+	// Unknown keys and bad values are reported together, so one round of edits
+	// fixes the file; unknown keys do not affect decoding.
+	errs := checkKeys(name, "", doc, typeOfConfig)
+	if err := doc.Decode(&c); err != nil {
+		errs = append(errs, yamlError(name, err))
+		sortByLine(errs)
 		return nil, errs
 	}
-	if err := doc.Decode(&c); err != nil {
-		return nil, Errors{yamlError(name, err)}
-	}
-	if errs := c.validate(); len(errs) > 0 {
+	errs = append(errs, c.validate()...)
+	if len(errs) > 0 {
+		sortByLine(errs)
 		return nil, errs
 	}
 	return &c, nil
