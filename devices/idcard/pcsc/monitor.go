@@ -247,7 +247,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 				backoff = minBackoff // it worked for a while: retry quickly
 			}
 		}
-		m.setHealth(err)
+		m.setUnhealthy(err)
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
@@ -272,13 +272,9 @@ func (m *Monitor) stop() {
 	clear(m.readers)
 }
 
-func (m *Monitor) setHealth(err error) {
+func (m *Monitor) setUnhealthy(err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err == nil {
-		m.health = Health{OK: true}
-		return
-	}
 	m.health = Health{Error: err.Error()}
 }
 
@@ -312,7 +308,6 @@ func (m *Monitor) watch(ctx context.Context, src statusSource) error {
 		if states, err = m.syncReaders(src, states); err != nil {
 			return err
 		}
-		m.setHealth(nil)
 		for i := range states {
 			// scard keeps the previous ATR when a call reports none.
 			states[i].Atr = nil
@@ -351,6 +346,9 @@ func (m *Monitor) syncReaders(src statusSource, states []scard.ReaderState) ([]s
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	// Healthy before any event goes out, so a subscriber that reacts to one
+	// never sees a stale error.
+	m.health = Health{OK: true}
 	keep := states[:1]
 	for _, rs := range states[1:] {
 		if slices.Contains(names, rs.Reader) {

@@ -80,6 +80,13 @@ type Options struct {
 	SlowDelay time.Duration
 	// Rand supplies every nonce and key; nil means crypto/rand.
 	Rand io.Reader
+	// TamperDataGroup, when non-zero, changes that data group after EF.SOD was
+	// signed (the low bit of its last byte), as a forger editing a card would:
+	// passive authentication must then say invalid with that group mismatched.
+	TamperDataGroup int
+	// NoSOD leaves EF.SOD out (answers 6A82), for passive authentication's
+	// absent state.
+	NoSOD bool
 }
 
 // ErrRemoved is returned by Transport once the card has been pulled out
@@ -156,6 +163,9 @@ func New(opts Options) (*Card, error) {
 		c.delay = DefaultSlowDelay
 	}
 	if c.chip, err = personalise(profile, c.pki, opts.AAKey, opts.Rand); err != nil {
+		return nil, err
+	}
+	if err := c.chip.forge(opts.TamperDataGroup, opts.NoSOD); err != nil {
 		return nil, err
 	}
 	id := *profile.IDNumber

@@ -1,6 +1,7 @@
 package virtualcard
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rsa"
 	"encoding/hex"
@@ -182,6 +183,29 @@ func personalise(d *idcard.Document, pki *testpki.PKI, aaKey AAKey, rnd io.Reade
 		}
 	}
 	return c, nil
+}
+
+// forge edits a personalised chip after signing: the low bit of the last byte of
+// data group tamper (0 = none) flips, and EF.SOD goes when noSOD.
+func (c *chip) forge(tamper int, noSOD bool) error {
+	kept := c.files[:0]
+	found := tamper == 0
+	for _, f := range c.files {
+		if noSOD && f.File == lds.FileSOD {
+			continue
+		}
+		if tamper != 0 && f.DataGroup == tamper {
+			f.data = bytes.Clone(f.data)
+			f.data[len(f.data)-1] ^= 1
+			found = true
+		}
+		kept = append(kept, f)
+	}
+	c.files = kept
+	if !found {
+		return fmt.Errorf("virtualcard: cannot tamper with DG%d: the card has no such file", tamper)
+	}
+	return nil
 }
 
 func joinLines(lines []string) string {
