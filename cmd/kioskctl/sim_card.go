@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/vnkiosk/kiosk/devices/idcard"
@@ -78,11 +76,9 @@ func runSimCard(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	dir := *pkiDir
 	if dir == "" {
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			return fmt.Errorf("no user cache directory for the test PKI, give --pki: %w", err)
+		if dir, err = virtualcard.DefaultPKIDir(fl); err != nil {
+			return fmt.Errorf("%w; give --pki", err)
 		}
-		dir = filepath.Join(cache, "kiosk", "testpki-"+string(fl))
 	}
 	pki, err := virtualcard.EnsurePKI(dir, fl)
 	if err != nil {

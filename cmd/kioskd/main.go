@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 
 	"github.com/vnkiosk/kiosk/devices/idcard"
+	"github.com/vnkiosk/kiosk/devices/idcard/testpki"
+	"github.com/vnkiosk/kiosk/devices/idcard/virtualcard"
 	"github.com/vnkiosk/kiosk/kiosk/config"
 	"github.com/vnkiosk/kiosk/kiosk/control"
 	"github.com/vnkiosk/kiosk/kiosk/daemon"
@@ -131,6 +133,17 @@ func prepareDemo(cfg *config.Config, stateDir string) (func(), error) {
 	}
 	cfg.StateDir = abs
 	cfg.Control.Socket = control.DemoSocket()
+	// Trust the test PKI `kioskctl sim card` signs its cards with by default.
+	if cfg.Devices.CardReader.CSCADir == "" {
+		dir, err := virtualcard.DefaultPKIDir(testpki.RSA)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := virtualcard.EnsurePKI(dir, testpki.RSA); err != nil {
+			return nil, fmt.Errorf("demo test PKI: %w", err)
+		}
+		cfg.Devices.CardReader.CSCADir = virtualcard.TrustDir(dir)
+	}
 	cfg.Control.Group = ""
 	if err := os.MkdirAll(filepath.Dir(cfg.Control.Socket), 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, err

@@ -17,6 +17,17 @@ import (
 // subdirectory.
 const TrustSubdir = "csca"
 
+// DefaultPKIDir is where `kioskctl sim card` and `kioskd --demo` keep the test PKI
+// of a flavour when told nothing else, so the simulator's cards and the demo
+// daemon's trust store agree: kiosk/testpki-FLAVOUR in the user cache directory.
+func DefaultPKIDir(flavour testpki.Flavour) (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("virtualcard: no user cache directory for the test PKI: %w", err)
+	}
+	return filepath.Join(cache, "kiosk", "testpki-"+string(flavour)), nil
+}
+
 // TrustDir returns the trust store directory to give a reader for the PKI in dir.
 func TrustDir(dir string) string { return filepath.Join(dir, TrustSubdir) }
 
