@@ -18,6 +18,9 @@ import (
 func TestThroughPCSCD(t *testing.T) {
 	t.Parallel()
 	s := pcsctest.AcquireAny(t)
+	// vpcd notices a pulled card only when it next talks to it: wait until pcscd
+	// reports the slot empty, or the new card inherits the old one's state.
+	pcsctest.WaitEmpty(t, s.Reader)
 	card := newCard(t, Options{AAKey: AAECDSA, Extended: true, Fault: FaultRemoval})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
