@@ -7,6 +7,7 @@
 package pcsctest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -142,7 +143,10 @@ func tryLock(index int) (*os.File, error) {
 // stopped with an error other than a deliberate removal. It first waits until
 // pcscd reports the reader empty: vpcd only notices that a card went away when
 // it next talks to it, so a card inserted right after another was pulled would
-// inherit the old card's state in pcscd (never powered, stale ATR).
+// inherit the old card's state in pcscd (never powered, stale ATR). It returns
+// once pcscd reports a card with card's ATR in the reader, and fails the test
+// if another card shows up there: something inserted a card without holding
+// the slot.
 func Insert(tb testing.TB, s Slot, card vpcd.Card, opt ...vpcd.Option) *vpcd.Slot {
 	tb.Helper()
 	WaitEmpty(tb, s.Reader)
@@ -156,7 +160,38 @@ func Insert(tb testing.TB, s Slot, card vpcd.Card, opt ...vpcd.Option) *vpcd.Slo
 			tb.Errorf("pcsctest: virtual card in %q: %v", s.Reader, err)
 		}
 	})
+	waitATR(tb, s.Reader, card.ATR())
 	return vs
+}
+
+// waitATR waits until pcscd reports a card in reader and checks its ATR. It
+// connects with SCARD_LEAVE_CARD only, for the reason WaitEmpty gives.
+func waitATR(tb testing.TB, reader string, want []byte) {
+	tb.Helper()
+	c, err := scard.EstablishContext()
+	if err != nil {
+		tb.Fatalf("pcsctest: wait for the card in %q: %v", reader, err)
+	}
+	defer c.Release()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h, err := c.Connect(reader, scard.ShareShared, scard.ProtocolAny)
+		if err == nil {
+			st, serr := h.Status()
+			h.Disconnect(scard.LeaveCard)
+			if serr == nil {
+				if !bytes.Equal(st.Atr, want) {
+					tb.Fatalf("pcsctest: %q holds a card with ATR % X, not ours (% X): "+
+						"something inserted a card without pcsctest.Acquire", reader, st.Atr, want)
+				}
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("pcsctest: pcscd never saw the card in %q: %v", reader, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // WaitEmpty waits until pcscd reports no card in reader. It only connects
