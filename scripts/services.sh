@@ -27,6 +27,8 @@ PY
 if ! pcscd_answers; then
 	if [[ $(id -u) != 0 ]]; then
 		echo "services.sh: pcscd is not running and starting it needs root (sudo pcscd -f &)" >&2
+		# The demo runs without a card reader (it reports it absent); tests do not.
+		[[ ${SERVICES_OPTIONAL:-} == 1 ]] && exec "$@"
 		exit 1
 	fi
 	mkdir -p /run/pcscd
