@@ -175,3 +175,53 @@ func joinLines(l []string) string {
 	}
 	return b.String()
 }
+
+// TestProgress checks the UI's progress events: steps in protocol order, file
+// progress reaching each file's size, and bytes read never going backwards.
+func TestProgress(t *testing.T) {
+	t.Parallel()
+	card := newCard(t, virtualcard.Options{})
+	key, _ := idcard.KeyFromCAN(card.CAN())
+	var steps []string
+	last := 0
+	done := map[string]int{}
+	total := map[string]int{}
+	_, err := idcard.Read(context.Background(), virtualcard.Transport(card), key, idcard.Options{Progress: func(p idcard.Progress) {
+		if len(steps) == 0 || steps[len(steps)-1] != p.Step {
+			steps = append(steps, p.Step)
+		}
+		if p.BytesRead < last {
+			t.Errorf("bytes read went back from %d to %d", last, p.BytesRead)
+		}
+		last = p.BytesRead
+		if p.File != "" && p.FileTotal > 0 {
+			done[p.File], total[p.File] = p.FileDone, p.FileTotal
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "access,read,chip_auth,read,active_auth,passive_auth,done"
+	if got := joinComma(steps); got != want {
+		t.Errorf("steps %s, want %s", got, want)
+	}
+	for f, n := range total {
+		if done[f] != n {
+			t.Errorf("%s progress ended at %d of %d", f, done[f], n)
+		}
+	}
+	if total["EF.DG2"] < 18000 {
+		t.Errorf("DG2 total %d, want the 18 KB face", total["EF.DG2"])
+	}
+}
+
+func joinComma(s []string) string {
+	var b bytes.Buffer
+	for i, x := range s {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(x)
+	}
+	return b.String()
+}

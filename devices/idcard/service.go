@@ -172,6 +172,9 @@ func (s *Service) Subscribe() (<-chan pcsc.Event, func()) {
 	return out, cancel
 }
 
+// Reads is the read counter by result, for tests and the self-test.
+func (s *Service) Reads() *prometheus.CounterVec { return s.reads }
+
 // Read reads the card on the configured reader.
 func (s *Service) Read(ctx context.Context, key AccessKey, opt Options) (*Document, error) {
 	s.readMu.Lock()
