@@ -104,4 +104,3 @@ func waitEvent(t *testing.T, ch <-chan pcsc.Event, kind pcsc.EventKind, reader s
 		}
 	}
 }
-
