@@ -103,7 +103,6 @@ type Daemon struct {
 	lastBeat  atomic.Int64 // unix nanos of the main loop's last turn
 	mu        sync.Mutex
 	cfg       *config.Config
-	upGauge   *prometheus.GaugeVec
 	startedOK []Subsystem
 }
 
@@ -123,11 +122,7 @@ func Run(ctx context.Context, opt Options) error {
 	}
 	d := &Daemon{opt: opt, started: time.Now(), cfg: opt.Config}
 	d.lastBeat.Store(time.Now().UnixNano())
-	d.upGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "kioskd_subsystem_health",
-		Help: "Health of each subsystem: 1 for the state it is in, 0 for the others.",
-	}, []string{"subsystem", "state"})
-	opt.Registry.MustRegister(d.upGauge)
+	opt.Registry.MustRegister(healthCollector{d})
 	return d.run(ctx)
 }
 
@@ -334,15 +329,39 @@ func (d *Daemon) Status() control.Status {
 	for _, s := range d.opt.Subsystems {
 		h := s.Health()
 		st.Subsystems = append(st.Subsystems, control.Subsystem{Name: s.Name(), State: string(h.State), Reason: h.Reason})
-		for _, x := range []State{StateStarting, StateOK, StateDegraded, StateAbsent, StateFailed, StateStopped} {
+	}
+	return st
+}
+
+// healthCollector reports each subsystem's health when Prometheus scrapes, so
+// the metric is never staler than the scrape.
+type healthCollector struct{ d *Daemon }
+
+var (
+	healthDesc = prometheus.NewDesc("kioskd_subsystem_health",
+		"Health of each subsystem: 1 for the state it is in, 0 for the others.", []string{"subsystem", "state"}, nil)
+	readyDesc = prometheus.NewDesc("kioskd_ready", "1 when kioskd serves citizens (what /readyz says).", nil, nil)
+	allStates = []State{StateStarting, StateOK, StateDegraded, StateAbsent, StateFailed, StateStopped}
+)
+
+func (c healthCollector) Describe(ch chan<- *prometheus.Desc) { ch <- healthDesc; ch <- readyDesc }
+
+func (c healthCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.d.opt.Subsystems {
+		h := s.Health()
+		for _, x := range allStates {
 			v := 0.0
 			if x == h.State {
 				v = 1
 			}
-			d.upGauge.WithLabelValues(s.Name(), string(x)).Set(v)
+			ch <- prometheus.MustNewConstMetric(healthDesc, prometheus.GaugeValue, v, s.Name(), string(x))
 		}
 	}
-	return st
+	ready := 0.0
+	if c.d.readyErr() == nil {
+		ready = 1
+	}
+	ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, ready)
 }
 
 type controlServer struct {
@@ -378,8 +397,5 @@ func (d *Daemon) startControl() (*controlServer, error) {
 			d.opt.Log.Error("control socket stopped", "err", err)
 		}
 	}()
-	// Refresh the health gauges on scrape-independent cadence via status calls;
-	// one call now fills them before the first scrape.
-	d.Status()
 	return cs, nil
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -321,4 +323,43 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 	t.Fatal("condition not met within 3s")
+}
+
+func TestMetricsAndProbes(t *testing.T) {
+	t.Parallel()
+	j := &journal{}
+	sub := &fakeSubsystem{name: "printer", j: j}
+	addr := make(chan string, 1)
+	sigs, rec, done := start(t, Options{Subsystems: []Subsystem{sub}, Started: func(_, m string) { addr <- m }})
+	waitReady(t, rec, done)
+	base := "http://" + <-addr
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("/healthz %d %q", code, body)
+	}
+	if code, _ := get("/readyz"); code != 200 {
+		t.Errorf("/readyz %d", code)
+	}
+	code, body := get("/metrics")
+	for _, want := range []string{"kioskd_build_info{", `kioskd_subsystem_health{state="ok",subsystem="printer"} 1`, "go_goroutines"} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	sub.mu.Lock()
+	sub.state = StateFailed
+	sub.mu.Unlock()
+	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, "printer failed") {
+		t.Errorf("/readyz with a failed subsystem: %d %q", code, body)
+	}
+	sigs <- syscall.SIGTERM
+	<-done
 }
