@@ -11,28 +11,19 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
-	"encoding/hex"
-	"errors"
 	"math/big"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/vnkiosk/kiosk/devices/idcard/eccurve"
 	"github.com/vnkiosk/kiosk/devices/idcard/iso7816"
+	"github.com/vnkiosk/kiosk/devices/idcard/iso7816/iso7816test"
 	"github.com/vnkiosk/kiosk/devices/idcard/securemessaging"
 	"github.com/vnkiosk/kiosk/devices/idcard/securityinfo"
 	"github.com/vnkiosk/kiosk/devices/idcard/tlv"
 )
 
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+var unhex = iso7816test.Unhex
 
 // A real passport's active authentication (RSA-1792, SHA-256 trailer 34CC) over 3DES
 // secure messaging, published with gmrtd's tests: DG15, the session state, the
@@ -48,36 +39,7 @@ const (
 	realResponse  = "8781e901d04ca80f527df94f4a430d3d6e6cb6c2af4c6756c068a93132d147fa27833125304132981b8bd8009448e89f259eec8552b54285cef9d8f1b7fb31b9f279221c7e925f4951811f3fe2e01d76e68dbc7cde9c873c5f61862f3c5469792a72f92c8943b890436f5e9feaead9f2a361fcd7a615493d1b3519865f32ee9a125886588eb21fee0e709353d0731139fdc958d6b2127fad6947b438998b526819803f70f78614cd42f4a6619c6af95dfd2ab09bedf71e707abc39a250aee68006d522ad37d159674984a07d11c001022c853aeb7acdb059ede5721a3b9f20441bda7e242ee8df1369d25316990290008e08fd2493147866f0ed9000"
 )
 
-// script is a recording fake transport: each exchange states the exact command
-// bytes expected and the response bytes to return.
-type script struct {
-	t         testing.TB
-	mu        sync.Mutex
-	exchanges [][2]string
-	n         int
-}
-
-func (s *script) Transmit(_ context.Context, cmd []byte) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.n >= len(s.exchanges) {
-		s.t.Errorf("unexpected command %X", cmd)
-		return nil, errors.New("script exhausted")
-	}
-	e := s.exchanges[s.n]
-	s.n++
-	if want := unhex(s.t, e[0]); !bytes.Equal(cmd, want) {
-		s.t.Errorf("command %d:\n got %X\nwant %X", s.n, cmd, want)
-	}
-	return unhex(s.t, e[1]), nil
-}
-
-func (s *script) done() {
-	s.t.Helper()
-	if s.n != len(s.exchanges) {
-		s.t.Errorf("%d of %d scripted exchanges used", s.n, len(s.exchanges))
-	}
-}
+type script = iso7816test.Playback
 
 func realSPKI(t testing.TB) []byte {
 	spki, err := tlv.Unwrap(unhex(t, realDG15), 0x6F)
@@ -89,7 +51,7 @@ func realSPKI(t testing.TB) []byte {
 
 func TestRealPassportOverSecureMessaging(t *testing.T) {
 	t.Parallel()
-	sc := &script{t: t, exchanges: [][2]string{{realCommand, realResponse}}}
+	sc := &script{T: t, Exchanges: [][2]string{{realCommand, realResponse}}}
 	ch, err := securemessaging.NewChannel(iso7816.NewConn(sc), securemessaging.TripleDES, unhex(t, realKSenc), unhex(t, realKSmac), unhex(t, realSSC))
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +60,7 @@ func TestRealPassportOverSecureMessaging(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc.done()
+	sc.Done()
 	if !res.OK || res.Hash != crypto.SHA256 || res.Algorithm != "RSA-1792 ISO/IEC 9796-2 scheme 1" {
 		t.Errorf("result = %+v", res)
 	}

@@ -6,11 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"testing/iotest"
 
 	"github.com/vnkiosk/kiosk/devices/idcard/iso7816"
+	"github.com/vnkiosk/kiosk/devices/idcard/iso7816/iso7816test"
 	"github.com/vnkiosk/kiosk/devices/idcard/mrz"
 	"github.com/vnkiosk/kiosk/devices/idcard/securemessaging"
 )
@@ -35,37 +35,9 @@ const (
 	d4SelectResp = "990290008E08FA855A5D4C50A8ED9000"
 )
 
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		t.Fatalf("bad hex %q: %v", s, err)
-	}
-	return b
-}
+var unhex = iso7816test.Unhex
 
-// script is a recording fake transport: exact command bytes in, scripted bytes out.
-type script struct {
-	t  testing.TB
-	mu sync.Mutex
-	ex [][2]string
-	n  int
-}
-
-func (s *script) Transmit(_ context.Context, cmd []byte) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.n >= len(s.ex) {
-		s.t.Errorf("unexpected command %X after the script ended", cmd)
-		return nil, errors.New("script ended")
-	}
-	e := s.ex[s.n]
-	s.n++
-	if want := unhex(s.t, e[0]); !bytes.Equal(cmd, want) {
-		s.t.Errorf("command %d:\n got %X\nwant %X", s.n, cmd, want)
-	}
-	return unhex(s.t, e[1]), nil
-}
+type script = iso7816test.Playback
 
 func TestDeriveKeysAppendixD2(t *testing.T) {
 	t.Parallel()
@@ -82,7 +54,7 @@ func TestDeriveKeysAppendixD2(t *testing.T) {
 // through the returned channel: the exact bytes prove KSenc, KSmac and the SSC.
 func TestAuthenticateAppendixD3(t *testing.T) {
 	t.Parallel()
-	sc := &script{t: t, ex: [][2]string{
+	sc := &script{T: t, Exchanges: [][2]string{
 		{"0084000008", d3RndIC + "9000"},
 		{"0082000028" + d3CmdData + "28", d3RespData + "9000"},
 		{d4Select, d4SelectResp},
@@ -102,9 +74,7 @@ func TestAuthenticateAppendixD3(t *testing.T) {
 	if err != nil || resp.SW != iso7816.SWOK {
 		t.Fatalf("SELECT EF.COM: %v %v", resp.SW, err)
 	}
-	if sc.n != len(sc.ex) {
-		t.Errorf("%d of %d exchanges happened", sc.n, len(sc.ex))
-	}
+	sc.Done()
 }
 
 // The chip side of D.3: with RND.IC and K.IC injected, the card answers the ICAO
@@ -270,7 +240,7 @@ func TestHostileOrFailingCard(t *testing.T) {
 			if rnd == nil {
 				rnd = unhex(t, d3RndIFD+d3KIFD)
 			}
-			sc := &script{t: t, ex: tc.ex}
+			sc := &script{T: t, Exchanges: tc.ex}
 			ch, err := Authenticate(context.Background(), iso7816.NewConn(sc), d1KeyInput, bytes.NewReader(rnd))
 			if err == nil || ch != nil {
 				t.Fatalf("Authenticate succeeded (%v)", err)
@@ -284,15 +254,13 @@ func TestHostileOrFailingCard(t *testing.T) {
 			if tc.wantSW != 0 && !iso7816.IsStatus(err, tc.wantSW) {
 				t.Errorf("err = %v, want status %s", err, tc.wantSW)
 			}
-			if sc.n != len(sc.ex) {
-				t.Errorf("%d of %d exchanges happened", sc.n, len(sc.ex))
-			}
+			sc.Done()
 		})
 	}
-	if _, err := Authenticate(context.Background(), iso7816.NewConn(&script{t: t}), "", nil); err == nil {
+	if _, err := Authenticate(context.Background(), iso7816.NewConn(&script{T: t}), "", nil); err == nil {
 		t.Error("empty key input accepted")
 	}
-	if _, err := Authenticate(context.Background(), iso7816.NewConn(&script{t: t, ex: [][2]string{{"0084000008", d3RndIC + "9000"}}}),
+	if _, err := Authenticate(context.Background(), iso7816.NewConn(&script{T: t, Exchanges: [][2]string{{"0084000008", d3RndIC + "9000"}}}),
 		d1KeyInput, iotest.ErrReader(errors.New("no entropy"))); err == nil {
 		t.Error("failing random source accepted")
 	}

@@ -4,50 +4,20 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/vnkiosk/kiosk/devices/idcard/eccurve"
 	"github.com/vnkiosk/kiosk/devices/idcard/iso7816"
+	"github.com/vnkiosk/kiosk/devices/idcard/iso7816/iso7816test"
 	"github.com/vnkiosk/kiosk/devices/idcard/securemessaging"
 	"github.com/vnkiosk/kiosk/devices/idcard/securityinfo"
 )
 
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+var unhex = iso7816test.Unhex
 
-// script is a recording fake transport: each exchange states the exact command
-// bytes expected and the response bytes to return.
-type script struct {
-	t         testing.TB
-	mu        sync.Mutex
-	exchanges [][2]string
-	n         int
-}
-
-func (s *script) Transmit(_ context.Context, cmd []byte) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.n >= len(s.exchanges) {
-		s.t.Errorf("unexpected command %X", cmd)
-		return nil, errors.New("script exhausted")
-	}
-	e := s.exchanges[s.n]
-	s.n++
-	if want := unhex(s.t, e[0]); !bytes.Equal(cmd, want) {
-		s.t.Errorf("command %d:\n got %X\nwant %X", s.n, cmd, want)
-	}
-	return unhex(s.t, e[1]), nil
-}
+type script = iso7816test.Playback
 
 // selectDG14 is the command every transcript below ends with: the first command
 // under the new keys, which is what proves chip authentication.
@@ -129,7 +99,7 @@ func TestRealPassports(t *testing.T) {
 			if p, err := ca.CAProtocol(); err != nil || p != tc.wantProtocol {
 				t.Fatalf("protocol %v %v", p, err)
 			}
-			sc := &script{t: t, exchanges: tc.exchanges}
+			sc := &script{T: t, Exchanges: tc.exchanges}
 			old, err := securemessaging.NewChannel(iso7816.NewConn(sc), tc.alg, unhex(t, tc.kenc), unhex(t, tc.kmac), unhex(t, tc.ssc))
 			if err != nil {
 				t.Fatal(err)
@@ -145,9 +115,7 @@ func TestRealPassports(t *testing.T) {
 			if err != nil || resp.SW != iso7816.SWOK {
 				t.Fatalf("SELECT under the new keys: %v %v", resp.SW, err)
 			}
-			if sc.n != len(sc.exchanges) {
-				t.Errorf("%d of %d exchanges", sc.n, len(sc.exchanges))
-			}
+			sc.Done()
 		})
 	}
 }

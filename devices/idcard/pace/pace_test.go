@@ -14,18 +14,12 @@ import (
 
 	"github.com/vnkiosk/kiosk/devices/idcard/eccurve"
 	"github.com/vnkiosk/kiosk/devices/idcard/iso7816"
+	"github.com/vnkiosk/kiosk/devices/idcard/iso7816/iso7816test"
 	"github.com/vnkiosk/kiosk/devices/idcard/securemessaging"
 	"github.com/vnkiosk/kiosk/devices/idcard/securityinfo"
 )
 
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.NewReplacer(" ", "", "\n", "").Replace(s))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+var unhex = iso7816test.Unhex
 
 // ICAO 9303 Part 11 Appendix G.1: PACE ECDH-GM, brainpoolP256r1, AES-128, MRZ of
 // document T22000129 (born 640812, expiring 101031).
@@ -76,40 +70,11 @@ const (
 	g1SelectResponse  = "990290008E08BEA7B381C494A0799000"
 )
 
-// script is a recording fake transport: each exchange states the exact command
-// bytes expected and the response bytes to return.
-type script struct {
-	t         testing.TB
-	mu        sync.Mutex
-	exchanges [][2]string
-	n         int
-}
-
-func (s *script) Transmit(_ context.Context, cmd []byte) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.n >= len(s.exchanges) {
-		s.t.Errorf("unexpected command %X", cmd)
-		return nil, errors.New("script exhausted")
-	}
-	e := s.exchanges[s.n]
-	s.n++
-	if want := unhex(s.t, e[0]); !bytes.Equal(cmd, want) {
-		s.t.Errorf("command %d:\n got %X\nwant %X", s.n, cmd, want)
-	}
-	return unhex(s.t, e[1]), nil
-}
-
-func (s *script) done() {
-	s.t.Helper()
-	if s.n != len(s.exchanges) {
-		s.t.Errorf("%d of %d scripted exchanges used", s.n, len(s.exchanges))
-	}
-}
+type script = iso7816test.Playback
 
 func TestAppendixG1Terminal(t *testing.T) {
 	t.Parallel()
-	sc := &script{t: t, exchanges: append(g1Exchanges(), [2]string{g1SelectProtected, g1SelectResponse})}
+	sc := &script{T: t, Exchanges: append(g1Exchanges(), [2]string{g1SelectProtected, g1SelectResponse})}
 	conn := iso7816.NewConn(sc)
 	rnd := bytes.NewReader(unhex(t, g1SkMapPCD+g1SkEphPCD))
 	pw := Password{Kind: MRZ, Value: g1MRZ}
@@ -121,7 +86,7 @@ func TestAppendixG1Terminal(t *testing.T) {
 		t.Fatalf("session keys %X %X (%s)", ss.enc, ss.mac, ss.alg)
 	}
 	// The same run through the public API, then one protected command.
-	sc.n = 0
+	sc.Rewind()
 	ch, err := Establish(context.Background(), conn, g1Info(), pw, bytes.NewReader(unhex(t, g1SkMapPCD+g1SkEphPCD)))
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +95,7 @@ func TestAppendixG1Terminal(t *testing.T) {
 	if err != nil || resp.SW != iso7816.SWOK {
 		t.Fatalf("protected SELECT: %v %v", resp.SW, err)
 	}
-	sc.done()
+	sc.Done()
 }
 
 func TestAppendixG1Steps(t *testing.T) {
@@ -438,9 +403,9 @@ func TestCardRefusals(t *testing.T) {
 			t.Parallel()
 			ex := g1Exchanges()[:tc.at+1]
 			ex[tc.at][1] = tc.sw
-			sc := &script{t: t, exchanges: ex}
+			sc := &script{T: t, Exchanges: ex}
 			_, err := Establish(context.Background(), iso7816.NewConn(sc), info, Password{Kind: MRZ, Value: g1MRZ}, bytes.NewReader(unhex(t, g1SkMapPCD+g1SkEphPCD)))
-			sc.done()
+			sc.Done()
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -456,11 +421,11 @@ func TestCardRefusals(t *testing.T) {
 	// 63Cx on MSE:Set AT is a retry counter warning (BSI TR-03110-3): go on.
 	ex := g1Exchanges()
 	ex[0][1] = "63C2"
-	sc := &script{t: t, exchanges: ex}
+	sc := &script{T: t, Exchanges: ex}
 	if _, err := Establish(context.Background(), iso7816.NewConn(sc), info, Password{Kind: MRZ, Value: g1MRZ}, bytes.NewReader(unhex(t, g1SkMapPCD+g1SkEphPCD))); err != nil {
 		t.Errorf("63C2 warning on MSE:Set AT: %v", err)
 	}
-	sc.done()
+	sc.Done()
 }
 
 // Hostile or broken card answers must be refused before any key is derived from
@@ -496,9 +461,9 @@ func TestHostileCardAnswers(t *testing.T) {
 			t.Parallel()
 			ex := g1Exchanges()[:tc.at+1]
 			ex[tc.at][1] = tc.resp
-			sc := &script{t: t, exchanges: ex}
+			sc := &script{T: t, Exchanges: ex}
 			ch, err := Establish(context.Background(), iso7816.NewConn(sc), g1Info(), Password{Kind: MRZ, Value: g1MRZ}, bytes.NewReader(unhex(t, g1SkMapPCD+g1SkEphPCD)))
-			sc.done()
+			sc.Done()
 			if err == nil || ch != nil {
 				t.Fatalf("accepted: %v", ch)
 			}
@@ -599,7 +564,7 @@ func TestSelectAndSupported(t *testing.T) {
 func TestPasswordValidation(t *testing.T) {
 	t.Parallel()
 	for _, pw := range []Password{{Kind: CAN, Value: ""}, {Kind: CAN, Value: "12a456"}, {Kind: MRZ, Value: ""}, {Kind: MRZ, Value: "T2200012\n9"}, {Kind: 3, Value: "1234"}} {
-		_, err := Establish(context.Background(), iso7816.NewConn(&script{t: t}), g1Info(), pw, nil)
+		_, err := Establish(context.Background(), iso7816.NewConn(&script{T: t}), g1Info(), pw, nil)
 		if err == nil || errors.Is(err, ErrAccessDenied) || (pw.Value != "" && strings.Contains(err.Error(), pw.Value)) {
 			t.Errorf("%q: %v", pw.Value, err)
 		}
@@ -629,7 +594,7 @@ func BenchmarkEstablish(b *testing.B) {
 			}
 			var stats iso7816.Stats
 			for b.Loop() {
-				sc := &script{t: b, exchanges: ex}
+				sc := &script{T: b, Exchanges: ex}
 				conn := iso7816.NewConn(sc)
 				if _, err := Establish(context.Background(), conn, infoFor(s), Password{Kind: CAN, Value: testCAN}, &detReader{seed: "terminal"}); err != nil {
 					b.Fatal(err)

@@ -99,9 +99,9 @@ func TestVectorsTerminal(t *testing.T) {
 	for _, v := range vectors {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			sc := &script{t: t}
+			sc := &script{T: t}
 			for _, e := range v.steps {
-				sc.ex = append(sc.ex, exchange{e.protected, e.response})
+				sc.Exchanges = append(sc.Exchanges, exchange{e.protected, e.response})
 			}
 			ch, err := NewChannel(iso7816.NewConn(sc), v.alg, unhex(t, v.kenc), unhex(t, v.kmac), unhex(t, v.ssc))
 			if err != nil {
@@ -119,7 +119,7 @@ func TestVectorsTerminal(t *testing.T) {
 					t.Errorf("%s: SSC %X, want %s", e.name, ch.s.ssc, e.sscAfter)
 				}
 			}
-			sc.done()
+			sc.Done()
 		})
 	}
 }
