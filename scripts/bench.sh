@@ -21,6 +21,25 @@ for spec in "${benches[@]}"; do
 	KIOSK_REQUIRE_PCSCD=1 go test -run '^$' -bench . -benchmem -benchtime "$bt" -timeout 20m "$pkg" | tee -a "$raw" >&2
 done
 
+# Targets from the issues: benchmark (as printed, without -N), metric, limit.
+# A target is met when the measured value is at most the limit.
+targets=(
+	"BenchmarkDemoStartToReady ms-to-ready 300 issue 2: start to READY=1 in demo mode"
+	"BenchmarkDemoStartToReady idle-RSS-MB 30 issue 2: idle resident memory"
+	"BenchmarkFullRead/short APDUs/read 120 issue 3: APDUs for a full read, short APDUs"
+	"BenchmarkFullRead/extended APDUs/read 30 issue 3: APDUs for a full read, extended length"
+	"BenchmarkFullRead/short host-cpu-ms/read 30 issue 3: host CPU per read"
+	"BenchmarkFullRead/extended host-cpu-ms/read 30 issue 3: host CPU per read (extended)"
+	"BenchmarkFullRead/short ns/op 400000000 issue 3: wall time per read (ns)"
+	"BenchmarkFullRead/extended ns/op 400000000 issue 3: wall time per read, extended (ns)"
+	"BenchmarkRenderTicket ns/op 20000000 issue 4: render and encode an 80 mm ticket (ns)"
+	"BenchmarkFirstByte ns/op 50000000 issue 4: print request to first byte at the printer (ns)"
+)
+
+value_of() { # value of metric $2 in the result line of benchmark $1
+	awk -v b="$1" -v m="$2" '{ n = $1; sub(/-[0-9]+$/, "", n) } n == b { for (i = 3; i < NF; i += 2) if ($(i+1) == m) { print $i; exit } }' "$raw"
+}
+
 doc_of() { # the doc comment above func $2 in package dir $1
 	awk -v fn="func $2(" '
 		/^\/\/ / { c = c substr($0, 4) " "; next }
@@ -39,7 +58,19 @@ doc_of() { # the doc comment above func $2 in package dir $1
 	echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') ($(nproc) cores)"
 	echo "- Memory: $(free -h | awk '/^Mem:/ {print $2}')"
 	echo "- Kernel: $(uname -r); $(go version | cut -d' ' -f3-)"
-	echo "- pcscd $(pcscd --version 2>/dev/null | head -1 | grep -o '[0-9][0-9.]*' | head -1) with vpcd (vsmartcard)"
+	echo "- pcscd $(pcscd --version 2>/dev/null | head -1 | grep -o '[0-9]\+\.[0-9]\+\.[0-9]\+' | head -1) with vpcd (vsmartcard)"
+	echo
+	echo "## Against the targets"
+	echo
+	echo "| target | limit | measured | met |"
+	echo "|---|---|---|---|"
+	for t in "${targets[@]}"; do
+		read -r bench metric limit what <<<"$t"
+		v=$(value_of "$bench" "$metric")
+		[[ -n $v ]] || continue
+		met=$(awk -v v="$v" -v l="$limit" 'BEGIN { print (v + 0 <= l + 0) ? "yes" : "**no**" }')
+		echo "| $what (\`$bench\` $metric) | $limit | $v | $met |"
+	done
 	echo
 	echo "## Results"
 	for spec in "${benches[@]}"; do
@@ -51,10 +82,17 @@ doc_of() { # the doc comment above func $2 in package dir $1
 		echo "### \`$pkg\`"
 		echo
 		echo "How: \`go test -run '^\$' -bench . -benchmem -benchtime $bt $pkg\` with pcscd running (scripts/services.sh)."
+		last=""
 		while read -r line; do
 			name=$(awk '{print $1}' <<<"$line" | sed 's/-[0-9]*$//')
+			top=${name%%/*}
 			echo
-			echo "**$name** — $(doc_of "$pkg" "$name")"
+			if [[ $top != "$last" ]]; then
+				echo "**$top** — $(doc_of "$pkg" "$top")"
+				echo
+				last=$top
+			fi
+			[[ $name != "$top" ]] && echo "*$name*" && echo
 			echo
 			echo '| metric | value |'
 			echo '|---|---|'

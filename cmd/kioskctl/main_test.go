@@ -74,7 +74,8 @@ func TestStatusAgainstRunningDaemon(t *testing.T) {
 	go func() {
 		done <- daemon.Run(context.Background(), daemon.Options{
 			Config: cfg, Log: logging.New(io.Discard, nil), Signals: sigs, Notifier: nopNotifier{},
-			Started: func(string, string) { close(ready) },
+			Subsystems: []daemon.Subsystem{fakePrinter{}},
+			Started:    func(string, string) { close(ready) },
 		})
 	}()
 	select {
@@ -97,6 +98,10 @@ func TestStatusAgainstRunningDaemon(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"kiosk_id": "STATUS-1"`) {
 		t.Errorf("json: %d %s", code, out)
 	}
+	code, out, _ = run("devices", "--socket", cfg.Control.Socket)
+	if code != 0 || !strings.Contains(out, "printer") || !strings.Contains(out, "degraded  tcp://192.0.2.10:9100  paper near end") {
+		t.Errorf("devices: %d\n%s", code, out)
+	}
 	sigs <- syscall.SIGTERM
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -110,3 +115,15 @@ func TestStatusAgainstRunningDaemon(t *testing.T) {
 type nopNotifier struct{}
 
 func (nopNotifier) Notify(string) error { return nil }
+
+// fakePrinter is a device subsystem for the listing; the real drivers have their
+// own tests.
+type fakePrinter struct{}
+
+func (fakePrinter) Name() string                { return "printer" }
+func (fakePrinter) Start(context.Context) error { return nil }
+func (fakePrinter) Stop(context.Context) error  { return nil }
+func (fakePrinter) Attachment() string          { return "tcp://192.0.2.10:9100" }
+func (fakePrinter) Health() daemon.Health {
+	return daemon.Health{State: daemon.StateDegraded, Reason: "paper near end"}
+}

@@ -15,6 +15,7 @@ import (
 
 func init() {
 	register("status", "show the running kioskd's version, uptime and subsystem health", runStatus)
+	register("devices", "list the kiosk's devices and their health (ok, degraded, absent)", runDevices)
 	register("config check", "validate a configuration file: kioskctl config check FILE", runConfigCheck)
 	register("version", "print kioskctl's version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 		v := version.Get()
@@ -97,4 +98,34 @@ func runConfigCheck(_ context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintf(stdout, "%s: ok (kiosk %s, %s site %s)\n", fs.Arg(0), c.Kiosk.ID, c.Site.Kind, c.Site.Code)
 	return nil
+}
+
+func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("devices", stderr)
+	socket := fs.String("socket", "", "control socket of the daemon (default: found automatically)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	c, err := dialDaemon(*socket)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ds, err := c.Devices(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(ds)
+	}
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "DEVICE\tSTATE\tATTACHED AS\tREASON")
+	for _, d := range ds {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", d.Name, d.State, d.Attachment, d.Reason)
+	}
+	return w.Flush()
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -106,6 +108,20 @@ func (s *Service) Stop(ctx context.Context) error {
 	return nil
 }
 
+// Attachment implements daemon.Device: the readers the pattern matches now, or
+// the pattern itself when none does.
+func (s *Service) Attachment() string {
+	if rs := s.matchingReaders(); len(rs) > 0 {
+		return strings.Join(rs, ", ")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pattern == "" {
+		return "any PC/SC reader"
+	}
+	return "PC/SC reader " + strconv.Quote(s.pattern)
+}
+
 // Reload implements daemon.Reloader.
 func (s *Service) Reload(_ context.Context, cfg *config.Config) error {
 	s.apply(cfg)
@@ -200,4 +216,7 @@ func (s *Service) Read(ctx context.Context, key AccessKey, opt Options) (*Docume
 	return doc, nil
 }
 
-var _ daemon.Reloader = (*Service)(nil)
+var (
+	_ daemon.Reloader = (*Service)(nil)
+	_ daemon.Device   = (*Service)(nil)
+)

@@ -55,6 +55,23 @@ type Subsystem struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+// Device is one entry of GET /v1/devices.
+type Device struct {
+	Name       string `json:"name"`
+	State      string `json:"state"` // ok, degraded, absent, failed
+	Reason     string `json:"reason,omitempty"`
+	Attachment string `json:"attachment,omitempty"`
+}
+
+// Devices asks for the hardware subsystems and their health.
+func (c *Client) Devices(ctx context.Context) ([]Device, error) {
+	var ds []Device
+	if err := c.Do(ctx, http.MethodGet, "/v1/devices", nil, &ds); err != nil {
+		return nil, err
+	}
+	return ds, nil
+}
+
 // ErrorBody is what every failed request answers.
 type ErrorBody struct {
 	Error string `json:"error"`

@@ -60,6 +60,15 @@ type Subsystem interface {
 	Health() Health
 }
 
+// Device is a subsystem that drives hardware. `kioskctl devices` lists them with
+// what they are attached as.
+type Device interface {
+	Subsystem
+	// Attachment says what the device is reached through (a reader name, a
+	// printer URI); never personal data.
+	Attachment() string
+}
+
 // Reloader is a subsystem that applies a new configuration on SIGHUP.
 type Reloader interface {
 	Reload(ctx context.Context, c *config.Config) error
@@ -333,6 +342,18 @@ func (d *Daemon) Status() control.Status {
 	return st
 }
 
+// Devices lists the hardware subsystems and their health.
+func (d *Daemon) Devices() []control.Device {
+	out := []control.Device{}
+	for _, s := range d.opt.Subsystems {
+		if dev, ok := s.(Device); ok {
+			h := dev.Health()
+			out = append(out, control.Device{Name: dev.Name(), State: string(h.State), Reason: h.Reason, Attachment: dev.Attachment()})
+		}
+	}
+	return out
+}
+
 // healthCollector reports each subsystem's health when Prometheus scrapes, so
 // the metric is never staler than the scrape.
 type healthCollector struct{ d *Daemon }
@@ -384,6 +405,9 @@ func (d *Daemon) startControl() (*controlServer, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) {
 		control.WriteJSON(w, http.StatusOK, d.Status())
+	})
+	mux.HandleFunc("GET /v1/devices", func(w http.ResponseWriter, _ *http.Request) {
+		control.WriteJSON(w, http.StatusOK, d.Devices())
 	})
 	if d.opt.Routes != nil {
 		d.opt.Routes(mux)
