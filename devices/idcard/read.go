@@ -51,10 +51,11 @@ type Options struct {
 	Trust    *passiveauth.TrustStore // CSCAs (and CRLs) for passive authentication; nil = empty
 	NoPhoto  bool                    // skip DG2 (faster; the UI shows no photo)
 	Extended ExtendedMode
-	ATR      []byte           // the card's ATR, for ExtendedAuto
-	Progress func(Progress)   // called from the reading goroutine; must not block
-	Rand     io.Reader        // nil = crypto/rand; tests inject it
-	Now      func() time.Time // clock for certificate validity; nil = time.Now
+	ATR      []byte              // the card's ATR, for ExtendedAuto
+	Progress func(Progress)      // called from the reading goroutine; must not block
+	Rand     io.Reader           // nil = crypto/rand; tests inject it
+	Now      func() time.Time    // clock for certificate validity; nil = time.Now
+	Trace    func(iso7816.Trace) // every APDU's shape (never its bytes), for metrics
 }
 
 // Progress is reported while reading, for the UI's progress bar.
@@ -104,6 +105,7 @@ func Read(ctx context.Context, t iso7816.Transport, key AccessKey, opt Options) 
 		r.extended = ATRAllowsExtended(opt.ATR)
 	}
 	r.conn.Extended = r.extended
+	r.conn.Trace = opt.Trace
 	doc, err := r.run(ctx)
 	st := r.conn.Stats()
 	stats := &Stats{APDUs: st.APDUs, BytesIn: st.BytesIn, BytesOut: st.BytesOut, DurationMS: time.Since(start).Milliseconds(), Extended: r.extended}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vnkiosk/kiosk/devices/idcard/iso7816"
 	"github.com/vnkiosk/kiosk/devices/idcard/passiveauth"
 	"github.com/vnkiosk/kiosk/devices/idcard/pcsc"
 	"github.com/vnkiosk/kiosk/kiosk/config"
@@ -25,6 +26,7 @@ type Service struct {
 	log   *slog.Logger
 	mon   *pcsc.Monitor
 	reads *prometheus.CounterVec
+	apdus *prometheus.HistogramVec
 
 	mu      sync.Mutex
 	pattern string
@@ -43,8 +45,13 @@ func NewService(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer)
 		Name: "kioskd_card_reads_total",
 		Help: "Chip ID card reads by result (ok, access_denied, card_removed, integrity, ...).",
 	}, []string{"result"})
+	s.apdus = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "kioskd_card_apdu_seconds",
+		Help:    "Round trip of each APDU to the chip, by instruction (hex).",
+		Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1},
+	}, []string{"ins"})
 	if reg != nil {
-		reg.MustRegister(s.reads)
+		reg.MustRegister(s.reads, s.apdus)
 	}
 	s.apply(cfg)
 	return s
@@ -199,6 +206,11 @@ func (s *Service) Read(ctx context.Context, key AccessKey, opt Options) (*Docume
 	pattern := s.pattern
 	if opt.Trust == nil {
 		opt.Trust = s.trust
+	}
+	if opt.Trace == nil {
+		opt.Trace = func(t iso7816.Trace) {
+			s.apdus.WithLabelValues(fmt.Sprintf("%02X", t.INS)).Observe(t.Duration.Seconds())
+		}
 	}
 	s.mu.Unlock()
 	t0 := time.Now()

@@ -61,6 +61,9 @@ func TestService(t *testing.T) {
 	if n := testutil.ToFloat64(svc.Reads().WithLabelValues("access_denied")); n != 1 {
 		t.Errorf("access_denied reads counted %v", n)
 	}
+	if n, err := testutil.GatherAndCount(reg, "kioskd_card_apdu_seconds"); err != nil || n == 0 {
+		t.Errorf("no APDU latency series (%d, %v)", n, err)
+	}
 	// The service logs each read without personal data.
 	for _, secret := range []string{*doc.FullName, *doc.IDNumber, card.CAN()} {
 		if strings.Contains(logs.String(), secret) {

@@ -119,6 +119,16 @@ func TestConnGetResponseAndWrongLe(t *testing.T) {
 	if want := []string{"00880000010100", "00c0000004", "00c0000002"}; !equalStrings(s.sent, want) {
 		t.Errorf("sent %v, want %v", s.sent, want)
 	}
+	var traces []Trace
+	s2 := &script{answers: [][]byte{h("6104"), h("010203046102"), h("05069000")}}
+	c2 := NewConn(s2)
+	c2.Trace = func(tr Trace) { traces = append(traces, tr) }
+	if _, err := c2.Send(context.Background(), Command{INS: 0x88, Data: []byte{1}, Ne: 256}); err != nil {
+		t.Fatal(err)
+	}
+	if len(traces) != 3 || traces[0].INS != 0x88 || traces[1].INS != 0xC0 || traces[0].SW != 0x6104 || traces[2].ResponseLen != 4 || traces[0].CommandLen != 7 {
+		t.Errorf("traces %+v", traces)
+	}
 	st := c.Stats()
 	if st.APDUs != 3 || st.BytesIn != 2+6+4 {
 		t.Errorf("stats %+v", st)

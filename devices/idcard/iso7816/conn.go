@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 )
 
 // Transport sends one raw command APDU and returns the raw response APDU. The PC/SC
@@ -27,6 +28,16 @@ type Stats struct {
 	BytesIn  int64 // response bytes received, status words included
 }
 
+// Trace describes one APDU exchange without its contents.
+type Trace struct {
+	INS         byte
+	CommandLen  int
+	ResponseLen int // response bytes including the status word; 0 on error
+	SW          SW  // 0 on error
+	Duration    time.Duration
+	Err         error
+}
+
 // Conn sends commands over a Transport. It follows 61xx with GET RESPONSE and
 // repeats a command once with the Le the card asks for on 6Cxx, so callers see one
 // logical response per command.
@@ -35,6 +46,10 @@ type Conn struct {
 	// Extended allows extended length encoding. Commands that fit in short form
 	// are always sent short, which every card accepts.
 	Extended bool
+	// Trace, when set, is called after every APDU on the wire with its shape:
+	// lengths, status word and time, never the bytes, which carry personal data
+	// and keys.
+	Trace func(Trace)
 
 	apdus, out, in atomic.Int64
 }
@@ -105,10 +120,19 @@ func (c *Conn) roundTrip(ctx context.Context, raw []byte) (Response, error) {
 	}
 	c.apdus.Add(1)
 	c.out.Add(int64(len(raw)))
+	t0 := time.Now()
 	b, err := c.T.Transmit(ctx, raw)
 	c.in.Add(int64(len(b)))
+	var resp Response
+	if err == nil {
+		resp, err = ParseResponse(b)
+	}
+	if c.Trace != nil {
+		tr := Trace{INS: raw[1], CommandLen: len(raw), ResponseLen: len(b), SW: resp.SW, Duration: time.Since(t0), Err: err}
+		c.Trace(tr)
+	}
 	if err != nil {
 		return Response{}, fmt.Errorf("transmit: %w", err)
 	}
-	return ParseResponse(b)
+	return resp, nil
 }
