@@ -13,7 +13,7 @@ GOVULNCHECK_VERSION := v1.1.4
 FUZZTIME   ?= 60s
 
 # Debian packages the build, the demo and the tests use.
-DEB_PACKAGES := gcc pkg-config git ca-certificates systemd \
+DEB_PACKAGES := gcc libc6-dev pkg-config git ca-certificates systemd sysvinit-utils openssl \
 	pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools \
 	libopenjp2-7-dev libopenjp2-tools \
 	sane-utils zbar-tools tesseract-ocr tesseract-ocr-vie fonts-dejavu-core \

@@ -16,12 +16,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 pcscd_answers() {
-	# pcsc_scan would block; a listing through the socket is enough.
-	[[ -S /run/pcscd/pcscd.comm ]] && timeout 3 python3 - <<'PY' 2>/dev/null
-import socket
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect("/run/pcscd/pcscd.comm")
-PY
+	# A live pcscd process and its socket; a stale socket alone is not enough.
+	[[ -S /run/pcscd/pcscd.comm ]] && pidof pcscd >/dev/null
 }
 
 if ! pcscd_answers; then
