@@ -12,6 +12,7 @@ require (
 	github.com/go-pdf/fpdf v0.9.0 // indirect
 	github.com/gorilla/websocket v1.5.3 // indirect
 	github.com/holoplot/go-evdev v0.0.0-20260504100651-66d1748fe847 // indirect
+	github.com/jonboulle/clockwork v0.5.0 // indirect
 	github.com/kylelemons/godebug v1.1.0 // indirect
 	github.com/makiuchi-d/gozxing v0.1.1 // indirect
 	github.com/mattn/go-sqlite3 v1.14.53 // indirect
