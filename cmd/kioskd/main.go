@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/vnkiosk/kiosk/devices/idcard"
 	"github.com/vnkiosk/kiosk/devices/idcard/testpki"
 	"github.com/vnkiosk/kiosk/devices/idcard/virtualcard"
 	"github.com/vnkiosk/kiosk/kiosk/config"
@@ -53,8 +52,13 @@ func run() int {
 		return 2
 	}
 	cleanup := func() {}
+	var sims *demoSimulators
 	if *demo {
 		if cleanup, err = prepareDemo(cfg, *stateDir); err != nil {
+			fmt.Fprintln(os.Stderr, "kioskd --demo:", err)
+			return 1
+		}
+		if sims, err = startDemoSimulators(cfg); err != nil {
 			fmt.Fprintln(os.Stderr, "kioskd --demo:", err)
 			return 1
 		}
@@ -62,6 +66,7 @@ func run() int {
 		cfg.StateDir = *stateDir
 	}
 	defer cleanup()
+	defer sims.stop()
 	if *uiListen != "" {
 		cfg.UI.Listen = *uiListen
 	}
@@ -78,7 +83,11 @@ func run() int {
 
 	reg := metrics.NewRegistry()
 	uiServer := ui.New(cfg.UI.Listen)
-	cardReader := idcard.NewService(cfg, log, reg)
+	devs, err := newDevices(cfg, log, reg)
+	if err != nil {
+		log.Error("devices", "err", err)
+		return 1
+	}
 	opt := daemon.Options{
 		Registry:   reg,
 		Config:     cfg,
@@ -86,7 +95,7 @@ func run() int {
 		Demo:       *demo,
 		UIURL:      uiServer.URL,
 		Log:        log,
-		Subsystems: []daemon.Subsystem{cardReader, uiServer},
+		Subsystems: append(devs.subsystems(), uiServer),
 		LoadConfig: loadConfig,
 		Started: func(socket, metricsAddr string) {
 			if *demo {

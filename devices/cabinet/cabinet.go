@@ -402,3 +402,19 @@ func (c *Cabinet) Stop(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Attachment implements daemon.Device: the pins in use.
+func (c *Cabinet) Attachment() string {
+	var parts []string
+	for _, p := range []struct{ what, pin string }{
+		{"help", c.opt.HelpButton}, {"LED", c.opt.StatusLED}, {"tamper", c.opt.TamperSwitch},
+	} {
+		if p.pin != "" {
+			parts = append(parts, p.what+" "+p.pin)
+		}
+	}
+	if len(parts) == 0 {
+		return "no GPIO configured"
+	}
+	return strings.Join(parts, ", ")
+}

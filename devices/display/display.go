@@ -448,3 +448,14 @@ func changedRect(prev, next *image.RGBA) image.Rectangle {
 	}
 	return image.Rect(x0, y0, x1, y1)
 }
+
+// Attachment implements daemon.Device: the panel and the bus it hangs on.
+func (d *Display) Attachment() string {
+	switch d.opt.Kind {
+	case KindST7789:
+		return fmt.Sprintf("ST7789 %d×%d on %s (D/C %s)", d.opt.Width, d.opt.Height, d.opt.SPIBus, d.opt.DCPin)
+	case KindSSD1306:
+		return "SSD1306 128×64 on I²C " + d.opt.I2CBus
+	}
+	return "none (QR on the touchscreen)"
+}

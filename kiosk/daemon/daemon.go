@@ -423,3 +423,28 @@ func (d *Daemon) startControl() (*controlServer, error) {
 	}()
 	return cs, nil
 }
+
+// NotConfigured stands for a device family the configuration leaves out, so
+// `kioskctl devices` and /metrics still list it, as absent, with the key that
+// would configure it.
+type NotConfigured struct {
+	DeviceName string // the subsystem name the driver would have
+	Key        string // the configuration key, e.g. devices.printer.uri
+}
+
+// Name implements Subsystem.
+func (n NotConfigured) Name() string { return n.DeviceName }
+
+// Start implements Subsystem.
+func (NotConfigured) Start(context.Context) error { return nil }
+
+// Stop implements Subsystem.
+func (NotConfigured) Stop(context.Context) error { return nil }
+
+// Health implements Subsystem.
+func (n NotConfigured) Health() Health {
+	return Health{State: StateAbsent, Reason: "not configured (" + n.Key + ")"}
+}
+
+// Attachment implements Device.
+func (NotConfigured) Attachment() string { return "" }

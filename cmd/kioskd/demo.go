@@ -1,0 +1,39 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/vnkiosk/kiosk/devices/barcode/scannersim"
+	"github.com/vnkiosk/kiosk/kiosk/config"
+)
+
+// demoSimulators are the simulated devices `kioskd --demo` plugs in, each
+// speaking its device's real protocol, so the daemon drives them through the
+// same drivers as on a kiosk.
+type demoSimulators struct {
+	Barcode *scannersim.Scanner // a serial QR scanner on a pseudo-terminal
+}
+
+// startDemoSimulators plugs the simulators and points the configuration at them.
+// The virtual card readers come from pcscd with vpcd; cards are inserted with
+// `kioskctl sim card`.
+func startDemoSimulators(cfg *config.Config) (*demoSimulators, error) {
+	s := &demoSimulators{}
+	bc, err := scannersim.Plug(scannersim.Options{Link: filepath.Join(cfg.StateDir, "qr-scanner")})
+	if err != nil {
+		return nil, fmt.Errorf("simulated QR scanner: %w", err)
+	}
+	s.Barcode = bc
+	cfg.Devices.BarcodeScanner.Path = "serial:" + bc.DevicePath()
+	return s, nil
+}
+
+func (s *demoSimulators) stop() {
+	if s == nil {
+		return
+	}
+	if s.Barcode != nil {
+		s.Barcode.Unplug()
+	}
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vnkiosk/kiosk/devices/barcode"
+	"github.com/vnkiosk/kiosk/devices/cabinet"
+	"github.com/vnkiosk/kiosk/devices/display"
+	"github.com/vnkiosk/kiosk/devices/idcard"
+	"github.com/vnkiosk/kiosk/kiosk/config"
+	"github.com/vnkiosk/kiosk/kiosk/daemon"
+)
+
+// kioskDevices are the device subsystems kioskd runs, in start order.
+type kioskDevices struct {
+	CardReader *idcard.Service
+	Barcode    daemon.Subsystem
+	Display    *display.Display
+	Cabinet    *cabinet.Cabinet
+}
+
+// newDevices builds every device family from the configuration. A family the
+// configuration leaves out is listed as absent rather than left out, so a
+// technician sees what is missing.
+func newDevices(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (*kioskDevices, error) {
+	d := &kioskDevices{CardReader: idcard.NewService(cfg, log.With("subsystem", "card_reader"), reg)}
+	if p := cfg.Devices.BarcodeScanner.Path; p != "" {
+		s, err := barcode.New(barcode.Options{Path: p, Log: log.With("subsystem", "barcode_scanner")})
+		if err != nil {
+			return nil, err
+		}
+		d.Barcode = s
+	} else {
+		d.Barcode = daemon.NotConfigured{DeviceName: "barcode_scanner", Key: "devices.barcode_scanner.path"}
+	}
+	dc := cfg.Devices.Display
+	d.Display = display.New(display.Options{Kind: dc.Kind, SPIBus: dc.SPIBus, I2CBus: dc.I2CBus, DCPin: dc.DCPin, ResetPin: dc.ResetPin,
+		Log: log.With("subsystem", "customer_display")})
+	gc := cfg.Devices.GPIO
+	cabLog := log.With("subsystem", "cabinet")
+	d.Cabinet = cabinet.New(cabinet.Options{HelpButton: gc.HelpButton, StatusLED: gc.StatusLED, TamperSwitch: gc.TamperSwitch,
+		LockOnTamper: gc.LockOnTamper, Log: cabLog,
+		// Until the audit log lands (provisioning issue), the journal is the audit
+		// trail of cabinet openings.
+		OnTamper: func(ev cabinet.Event) { cabLog.Warn("cabinet tamper switch", "event", string(ev.Kind), "pin", ev.Pin) }})
+	return d, nil
+}
+
+// subsystems lists them for the daemon.
+func (d *kioskDevices) subsystems() []daemon.Subsystem {
+	return []daemon.Subsystem{d.CardReader, d.Barcode, d.Display, d.Cabinet}
+}
