@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 
 	"github.com/vnkiosk/kiosk/devices/barcode/scannersim"
+	"github.com/vnkiosk/kiosk/devices/printer/printersim"
 	"github.com/vnkiosk/kiosk/kiosk/config"
 )
 
@@ -13,15 +16,32 @@ import (
 // same drivers as on a kiosk.
 type demoSimulators struct {
 	Barcode *scannersim.Scanner // a serial QR scanner on a pseudo-terminal
+	Printer *printersim.Printer // an ESC/POS printer on loopback TCP, pages as PNG
+	cancel  context.CancelFunc
 }
 
 // startDemoSimulators plugs the simulators and points the configuration at them.
 // The virtual card readers come from pcscd with vpcd; cards are inserted with
 // `kioskctl sim card`.
 func startDemoSimulators(cfg *config.Config) (*demoSimulators, error) {
-	s := &demoSimulators{}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &demoSimulators{cancel: cancel}
+	pages := filepath.Join(cfg.StateDir, "printed")
+	ps, err := printersim.New(printersim.Options{OutDir: pages})
+	if err != nil {
+		return nil, fmt.Errorf("simulated printer: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("simulated printer: %w", err)
+	}
+	go ps.Serve(ctx, ln)
+	s.Printer = ps
+	cfg.Devices.Printer.URI = "tcp://" + ln.Addr().String()
+
 	bc, err := scannersim.Plug(scannersim.Options{Link: filepath.Join(cfg.StateDir, "qr-scanner")})
 	if err != nil {
+		s.stop()
 		return nil, fmt.Errorf("simulated QR scanner: %w", err)
 	}
 	s.Barcode = bc
@@ -36,4 +56,5 @@ func (s *demoSimulators) stop() {
 	if s.Barcode != nil {
 		s.Barcode.Unplug()
 	}
+	s.cancel()
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -9,13 +10,16 @@ import (
 	"github.com/vnkiosk/kiosk/devices/cabinet"
 	"github.com/vnkiosk/kiosk/devices/display"
 	"github.com/vnkiosk/kiosk/devices/idcard"
+	"github.com/vnkiosk/kiosk/devices/printer"
 	"github.com/vnkiosk/kiosk/kiosk/config"
 	"github.com/vnkiosk/kiosk/kiosk/daemon"
+	"github.com/vnkiosk/kiosk/kiosk/keystore"
 )
 
 // kioskDevices are the device subsystems kioskd runs, in start order.
 type kioskDevices struct {
 	CardReader *idcard.Service
+	Printer    daemon.Subsystem // *printer.Printer when configured
 	Barcode    daemon.Subsystem
 	Display    *display.Display
 	Cabinet    *cabinet.Cabinet
@@ -26,6 +30,20 @@ type kioskDevices struct {
 // technician sees what is missing.
 func newDevices(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (*kioskDevices, error) {
 	d := &kioskDevices{CardReader: idcard.NewService(cfg, log.With("subsystem", "card_reader"), reg)}
+	if pc := cfg.Devices.Printer; pc.URI != "" {
+		key, err := keystore.Key(cfg.StateDir, "printer-spool")
+		if err != nil {
+			return nil, err
+		}
+		p, err := printer.New(printer.Options{URI: pc.URI, WidthMM: pc.WidthMM, SpoolDir: filepath.Join(cfg.StateDir, "printer-spool"),
+			SpoolKey: key, Log: log.With("subsystem", "printer")})
+		if err != nil {
+			return nil, err
+		}
+		d.Printer = p
+	} else {
+		d.Printer = daemon.NotConfigured{DeviceName: "printer", Key: "devices.printer.uri"}
+	}
 	if p := cfg.Devices.BarcodeScanner.Path; p != "" {
 		s, err := barcode.New(barcode.Options{Path: p, Log: log.With("subsystem", "barcode_scanner")})
 		if err != nil {
@@ -50,5 +68,5 @@ func newDevices(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer)
 
 // subsystems lists them for the daemon.
 func (d *kioskDevices) subsystems() []daemon.Subsystem {
-	return []daemon.Subsystem{d.CardReader, d.Barcode, d.Display, d.Cabinet}
+	return []daemon.Subsystem{d.CardReader, d.Printer, d.Barcode, d.Display, d.Cabinet}
 }

@@ -594,3 +594,8 @@ func (p *Printer) print(ctx context.Context, dev *Device, j job) error {
 }
 
 var _ daemon.Subsystem = (*Printer)(nil)
+
+// Attachment implements daemon.Device: the printer's URI and paper width.
+func (p *Printer) Attachment() string {
+	return fmt.Sprintf("%s, %d mm", p.opt.URI, p.opt.WidthMM)
+}

@@ -230,10 +230,18 @@ loop:
 
 func (d *Daemon) startAll(ctx context.Context) error {
 	for _, s := range d.opt.Subsystems {
-		sctx, cancel := context.WithTimeout(ctx, d.opt.StartTimeout)
 		t0 := time.Now()
-		err := s.Start(sctx)
-		cancel()
+		// Start gets the run context, which lives until the drain is over, so
+		// subsystems may hang background work on it; the start timeout is
+		// enforced here instead of through that context.
+		errc := make(chan error, 1)
+		go func() { errc <- s.Start(ctx) }()
+		var err error
+		select {
+		case err = <-errc:
+		case <-time.After(d.opt.StartTimeout):
+			err = fmt.Errorf("did not start within %s", d.opt.StartTimeout)
+		}
 		if err != nil {
 			d.opt.Log.Error("subsystem failed to start", "subsystem", s.Name(), "err", err)
 			return fmt.Errorf("start %s: %w", s.Name(), err)

@@ -363,3 +363,47 @@ func TestMetricsAndProbes(t *testing.T) {
 	sigs <- syscall.SIGTERM
 	<-done
 }
+
+// ctxSubsystem checks that the context Start receives outlives Start.
+type ctxSubsystem struct {
+	fakeSubsystem
+	ctx context.Context
+}
+
+func (c *ctxSubsystem) Start(ctx context.Context) error {
+	c.ctx = ctx
+	return c.fakeSubsystem.Start(ctx)
+}
+
+func TestStartContextLivesUntilDrain(t *testing.T) {
+	t.Parallel()
+	sub := &ctxSubsystem{fakeSubsystem: fakeSubsystem{name: "printer", j: &journal{}}}
+	sigs, rec, done := start(t, Options{Subsystems: []Subsystem{sub}})
+	waitReady(t, rec, done)
+	time.Sleep(50 * time.Millisecond)
+	if err := sub.ctx.Err(); err != nil {
+		t.Fatalf("the context given to Start ended while the daemon runs: %v", err)
+	}
+	sigs <- syscall.SIGTERM
+	<-done
+	if sub.ctx.Err() == nil {
+		t.Error("the context given to Start outlived the daemon")
+	}
+}
+
+// slowStarter never finishes starting.
+type slowStarter struct{ fakeSubsystem }
+
+func (s *slowStarter) Start(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
+
+func TestStartTimeout(t *testing.T) {
+	t.Parallel()
+	_, rec, done := start(t, Options{Subsystems: []Subsystem{&slowStarter{fakeSubsystem{name: "scanner", j: &journal{}}}}, StartTimeout: 100 * time.Millisecond})
+	r := <-done
+	if r.err == nil || !strings.Contains(r.err.Error(), "start scanner: did not start within 100ms") {
+		t.Errorf("err = %v", r.err)
+	}
+	if strings.Contains(rec.all(), "READY=1") {
+		t.Error("READY=1 although a subsystem never started")
+	}
+}
