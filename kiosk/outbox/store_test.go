@@ -1,0 +1,39 @@
+package outbox
+
+import (
+	"encoding/hex"
+	"testing"
+
+	"github.com/vnkiosk/kiosk/kiosk/logging"
+)
+
+func TestIdempotencyKeySurvivesLogRedaction(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for range 5000 {
+		k := newIdempotencyKey()
+		if b, err := hex.DecodeString(k); err != nil || len(b) != 16 {
+			t.Fatalf("key %q is not 128-bit hex", k)
+		}
+		if logging.Scrub(k) != k {
+			t.Fatalf("key %q is mangled by log redaction: %q", k, logging.Scrub(k))
+		}
+		if seen[k] {
+			t.Fatalf("key %q drawn twice", k)
+		}
+		seen[k] = true
+	}
+}
+
+func TestHasDigitRun(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		s    string
+		want bool
+	}{{"123456789", true}, {"a12345678b", false}, {"ab1234567890c", true}, {"", false}, {"12345678a12345678", false}}
+	for _, tc := range tests {
+		if got := hasDigitRun(tc.s, 9); got != tc.want {
+			t.Errorf("hasDigitRun(%q) = %v", tc.s, got)
+		}
+	}
+}
