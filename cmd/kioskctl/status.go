@@ -24,36 +24,49 @@ func init() {
 	})
 }
 
-// socketFlag adds --socket to commands that talk to the daemon.
-func dialDaemon(explicit string) (*control.Client, error) {
-	p, err := control.FindSocket(explicit)
-	if err != nil {
-		return nil, err
-	}
-	return control.NewClient(p), nil
+// daemonQuery is what every command that asks the running daemon shares: the
+// --socket and --json flags, the daemon found, and a deadline on the question.
+type daemonQuery struct {
+	client *control.Client
+	json   bool
 }
 
-func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("status", stderr)
+func newDaemonQuery(name string, args []string, stderr io.Writer) (*daemonQuery, error) {
+	fs := newFlags(name, stderr)
 	socket := fs.String("socket", "", "control socket of the daemon (default: found automatically)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
-		return err
+		return nil, err
 	}
-	c, err := dialDaemon(*socket)
+	p, err := control.FindSocket(*socket)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	return &daemonQuery{client: control.NewClient(p), json: *asJSON}, nil
+}
+
+// ask runs f with a 5 s deadline and, with --json, prints its answer as JSON;
+// otherwise it returns the answer for the caller to print.
+func ask[T any](ctx context.Context, q *daemonQuery, stdout io.Writer, f func(*control.Client, context.Context) (T, error)) (T, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	st, err := c.Status(ctx)
+	v, err := f(q.client, ctx)
+	if err != nil || !q.json {
+		return v, false, err
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return v, true, enc.Encode(v)
+}
+
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	q, err := newDaemonQuery("status", args, stderr)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(st)
+	st, printed, err := ask(ctx, q, stdout, (*control.Client).Status)
+	if err != nil || printed {
+		return err
 	}
 	ready := "yes"
 	if !st.Ready {
@@ -101,26 +114,13 @@ func runConfigCheck(_ context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("devices", stderr)
-	socket := fs.String("socket", "", "control socket of the daemon (default: found automatically)")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	c, err := dialDaemon(*socket)
+	q, err := newDaemonQuery("devices", args, stderr)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	ds, err := c.Devices(ctx)
-	if err != nil {
+	ds, printed, err := ask(ctx, q, stdout, (*control.Client).Devices)
+	if err != nil || printed {
 		return err
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(ds)
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "DEVICE\tSTATE\tATTACHED AS\tREASON")
