@@ -44,7 +44,11 @@ func connectFirst(ctx context.Context, pattern string, wait time.Duration) (*pcs
 		if err == nil {
 			return card, nil
 		}
-		if !errors.Is(err, ErrNoCard) || time.Now().After(deadline) {
+		// While waiting, a card just placed may still be settling in pcscd (mute,
+		// unpowered, protocol not yet negotiated): try again. A missing reader or
+		// pcscd is not going to change by waiting.
+		if errors.Is(err, pcsc.ErrNoReader) || errors.Is(err, pcsc.ErrNoService) || errors.Is(err, pcsc.ErrReaderGone) ||
+			ctx.Err() != nil || time.Now().After(deadline) {
 			return nil, err
 		}
 		select {

@@ -214,7 +214,7 @@ func WaitEmpty(tb testing.TB, reader string) {
 		}
 		if err == nil {
 			h.Disconnect(scard.LeaveCard)
-		} else if !errors.Is(err, scard.ErrUnresponsiveCard) && !errors.Is(err, scard.ErrUnpoweredCard) {
+		} else if !transientWhileSwapping(err) {
 			tb.Fatalf("pcsctest: wait for %q to be empty: %v", reader, err)
 		}
 		if time.Now().After(deadline) {
@@ -222,6 +222,20 @@ func WaitEmpty(tb testing.TB, reader string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// transientWhileSwapping reports the errors pcscd gives while it has not yet
+// caught up with a card that vpcd dropped: a mute or unpowered card, a protocol
+// mismatch against the old card's negotiated protocol, a removal or reset in
+// flight. They clear on their own, so waiting goes on.
+func transientWhileSwapping(err error) bool {
+	for _, e := range []error{scard.ErrUnresponsiveCard, scard.ErrUnpoweredCard, scard.ErrProtoMismatch,
+		scard.ErrRemovedCard, scard.ErrResetCard} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // Connect connects to the card in reader, retrying while pcscd has not yet
