@@ -8,6 +8,7 @@ import (
 
 	"github.com/vnkiosk/kiosk/devices/barcode/scannersim"
 	"github.com/vnkiosk/kiosk/devices/printer/printersim"
+	"github.com/vnkiosk/kiosk/devices/scanner/sanesim"
 	"github.com/vnkiosk/kiosk/kiosk/config"
 )
 
@@ -38,6 +39,15 @@ func startDemoSimulators(cfg *config.Config) (*demoSimulators, error) {
 	go ps.Serve(ctx, ln)
 	s.Printer = ps
 	cfg.Devices.Printer.URI = "tcp://" + ln.Addr().String()
+
+	// SANE's test backend, with a configuration naming only it, stands in for
+	// the document scanner.
+	saneDir := filepath.Join(cfg.StateDir, "sane-sim")
+	if err := sanesim.Write(saneDir, sanesim.Config{}); err != nil {
+		s.stop()
+		return nil, fmt.Errorf("simulated document scanner: %w", err)
+	}
+	cfg.Devices.Scanner.Device, cfg.Devices.Scanner.ConfigDir = "test", saneDir
 
 	bc, err := scannersim.Plug(scannersim.Options{Link: filepath.Join(cfg.StateDir, "qr-scanner")})
 	if err != nil {

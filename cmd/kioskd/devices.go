@@ -11,6 +11,7 @@ import (
 	"github.com/vnkiosk/kiosk/devices/display"
 	"github.com/vnkiosk/kiosk/devices/idcard"
 	"github.com/vnkiosk/kiosk/devices/printer"
+	"github.com/vnkiosk/kiosk/devices/scanner"
 	"github.com/vnkiosk/kiosk/kiosk/config"
 	"github.com/vnkiosk/kiosk/kiosk/daemon"
 	"github.com/vnkiosk/kiosk/kiosk/keystore"
@@ -20,6 +21,7 @@ import (
 type kioskDevices struct {
 	CardReader *idcard.Service
 	Printer    daemon.Subsystem // *printer.Printer when configured
+	Scanner    *scanner.Scanner
 	Barcode    daemon.Subsystem
 	Display    *display.Display
 	Cabinet    *cabinet.Cabinet
@@ -44,6 +46,12 @@ func newDevices(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer)
 	} else {
 		d.Printer = daemon.NotConfigured{DeviceName: "printer", Key: "devices.printer.uri"}
 	}
+	sc, err := scanner.New(scanner.Options{Device: cfg.Devices.Scanner.Device, ConfigDir: cfg.Devices.Scanner.ConfigDir,
+		WorkDir: filepath.Join(cfg.StateDir, "scan"), Log: log.With("subsystem", "scanner")})
+	if err != nil {
+		return nil, err
+	}
+	d.Scanner = sc
 	if p := cfg.Devices.BarcodeScanner.Path; p != "" {
 		s, err := barcode.New(barcode.Options{Path: p, Log: log.With("subsystem", "barcode_scanner")})
 		if err != nil {
@@ -68,5 +76,5 @@ func newDevices(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer)
 
 // subsystems lists them for the daemon.
 func (d *kioskDevices) subsystems() []daemon.Subsystem {
-	return []daemon.Subsystem{d.CardReader, d.Printer, d.Barcode, d.Display, d.Cabinet}
+	return []daemon.Subsystem{d.CardReader, d.Printer, d.Scanner, d.Barcode, d.Display, d.Cabinet}
 }

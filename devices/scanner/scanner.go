@@ -629,3 +629,11 @@ func (s *Scanner) env() []string {
 	}
 	return env
 }
+
+// Attachment implements daemon.Device: the SANE device name.
+func (s *Scanner) Attachment() string {
+	if s.opt.ConfigDir != "" {
+		return fmt.Sprintf("SANE %q (config %s)", s.opt.Device, s.opt.ConfigDir)
+	}
+	return fmt.Sprintf("SANE %q", s.opt.Device)
+}

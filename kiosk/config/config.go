@@ -115,7 +115,8 @@ type Printer struct {
 
 // Scanner configures the document scanner (a SANE device name).
 type Scanner struct {
-	Device string `yaml:"device"`
+	Device    string `yaml:"device"`
+	ConfigDir string `yaml:"sane_config_dir"` // a SANE config dir naming only this kiosk's backend; "" = /etc/sane.d
 }
 
 // BarcodeScanner configures the QR/barcode scanner.
@@ -377,6 +378,7 @@ func (c *Config) validate() Errors {
 	for _, k := range []struct{ key, v string }{
 		{"backend.ca_file", c.Backend.CAFile}, {"backend.cert_file", c.Backend.CertFile}, {"backend.key_file", c.Backend.KeyFile},
 		{"devices.card_reader.csca_dir", c.Devices.CardReader.CSCADir},
+		{"devices.scanner.sane_config_dir", c.Devices.Scanner.ConfigDir},
 	} {
 		if k.v != "" && !path.IsAbs(k.v) {
 			add(c.errf(k.key, "%q is not an absolute path", k.v))
