@@ -92,13 +92,17 @@ func Listen(path, group string) (net.Listener, error) {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("remove stale control socket: %w", err)
 	}
-	// The umask makes the socket 0660 from the moment it exists; a chmod after
-	// bind would leave a window in which anyone could connect.
-	old := syscall.Umask(0o117)
+	// The socket is made 0660 after bind. The umask cannot do it: it is
+	// process-wide, and changing it would race with every other goroutine
+	// creating files. The moment between bind and chmod is covered by the
+	// directory, which is 0750 (systemd's RuntimeDirectory) or 0700 (demo).
 	l, err := net.Listen("unix", path)
-	syscall.Umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("control socket mode: %w", err)
 	}
 	if group != "" {
 		if g, err := user.LookupGroup(group); err == nil {
