@@ -151,26 +151,16 @@ func (s *Service) Health() daemon.Health {
 }
 
 func (s *Service) matchingReaders() []string {
-	ch, cancel := s.mon.Subscribe()
-	defer cancel()
 	s.mu.Lock()
 	pattern := s.pattern
 	s.mu.Unlock()
-	// A new subscription starts with a snapshot of the readers: drain it.
 	var readers []string
-	for {
-		select {
-		case ev, ok := <-ch:
-			if !ok {
-				return readers
-			}
-			if ev.Kind == pcsc.ReaderAdded && pcsc.MatchReader(pattern, ev.Reader) {
-				readers = append(readers, ev.Reader)
-			}
-		default:
-			return readers
+	for _, r := range s.mon.Readers() {
+		if pcsc.MatchReader(pattern, r) {
+			readers = append(readers, r)
 		}
 	}
+	return readers
 }
 
 // Subscribe returns card and reader events for readers matching the configured

@@ -181,6 +181,18 @@ func (m *Monitor) Health() Health {
 	return h
 }
 
+// Readers returns the names of the readers the monitor knows now, sorted.
+func (m *Monitor) Readers() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	names := make([]string, 0, len(m.readers))
+	for n := range m.readers {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
 // publish sends ev to every subscriber, under m.mu.
 func (m *Monitor) publish(ev Event) {
 	for s := range m.subs {

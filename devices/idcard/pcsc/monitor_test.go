@@ -371,6 +371,9 @@ func TestLateSubscriberGetsSnapshot(t *testing.T) {
 	f.cards["B"] = atr
 	m, first := run(t, f, 0)
 	expect(t, first, ev(ReaderAdded, "B"), ev(ReaderAdded, "A"), ev(CardInserted, "B", atr...))
+	if got := m.Readers(); len(got) != 2 || got[0] != "A" || got[1] != "B" {
+		t.Errorf("Readers() = %v, want [A B]", got)
+	}
 	late, cancel := m.Subscribe()
 	// The snapshot is in name order, each reader before its card.
 	expect(t, late, ev(ReaderAdded, "A"), ev(ReaderAdded, "B"), ev(CardInserted, "B", atr...))
