@@ -23,6 +23,7 @@ func runSimBackend(ctx context.Context, args []string, stdout, stderr io.Writer)
 	dropRate := fs.Float64("drop-rate", 0, "probability of closing the connection without an answer (0..1)")
 	seed := fs.Uint64("seed", 0, "seed of the fault generator (0: random)")
 	autoPay := fs.Duration("auto-pay", 0, "mark payments paid this long after they are first asked about (demo)")
+	requireSig := fs.Bool("require-signature", true, "refuse filings not signed with the kiosk's client-certificate key (Filing-Signature)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -35,7 +36,8 @@ func runSimBackend(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	srv, err := refbackend.New(refbackend.Options{
 		DB: *db, Latency: *latency, ErrorRate: *errorRate, DropRate: *dropRate, Seed: *seed, AutoPay: *autoPay,
-		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		RequireSignature: *requireSig,
+		Log:              slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		return usageError{err.Error()}

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"time"
 
 	"github.com/vnkiosk/kiosk/devices/barcode/scannersim"
 	"github.com/vnkiosk/kiosk/devices/printer/printersim"
 	"github.com/vnkiosk/kiosk/devices/scanner/sanesim"
+	"github.com/vnkiosk/kiosk/kiosk/backend/refbackend"
 	"github.com/vnkiosk/kiosk/kiosk/config"
 )
 
@@ -18,6 +20,7 @@ import (
 type demoSimulators struct {
 	Barcode *scannersim.Scanner // a serial QR scanner on a pseudo-terminal
 	Printer *printersim.Printer // an ESC/POS printer on loopback TCP, pages as PNG
+	Backend *refbackend.Server  // the reference provincial backend, mTLS on loopback
 	cancel  context.CancelFunc
 }
 
@@ -49,6 +52,29 @@ func startDemoSimulators(cfg *config.Config) (*demoSimulators, error) {
 	}
 	cfg.Devices.Scanner.Device, cfg.Devices.Scanner.ConfigDir = "test", saneDir
 
+	// The reference backend with its own test CA; it pays a pending VietQR fee
+	// a few seconds after it is first asked about.
+	if cfg.Backend.URL == "" {
+		pki, err := refbackend.EnsurePKI(filepath.Join(cfg.StateDir, "backend-tls"))
+		if err != nil {
+			s.stop()
+			return nil, fmt.Errorf("reference backend: %w", err)
+		}
+		rb, err := refbackend.New(refbackend.Options{DB: filepath.Join(cfg.StateDir, "backend-filings.json"), AutoPay: 5 * time.Second, RequireSignature: true})
+		if err != nil {
+			s.stop()
+			return nil, fmt.Errorf("reference backend: %w", err)
+		}
+		url, err := rb.Start("127.0.0.1:0", pki)
+		if err != nil {
+			s.stop()
+			return nil, fmt.Errorf("reference backend: %w", err)
+		}
+		s.Backend = rb
+		cfg.Backend.URL, cfg.Backend.CAFile = url, pki.Path(refbackend.CAFile)
+		cfg.Backend.CertFile, cfg.Backend.KeyFile = pki.Path(refbackend.KioskCertFile), pki.Path(refbackend.KioskKeyFile)
+	}
+
 	bc, err := scannersim.Plug(scannersim.Options{Link: filepath.Join(cfg.StateDir, "qr-scanner")})
 	if err != nil {
 		s.stop()
@@ -65,6 +91,9 @@ func (s *demoSimulators) stop() {
 	}
 	if s.Barcode != nil {
 		s.Barcode.Unplug()
+	}
+	if s.Backend != nil {
+		s.Backend.Close()
 	}
 	s.cancel()
 }

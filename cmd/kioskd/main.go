@@ -82,6 +82,11 @@ func run() int {
 	}
 
 	reg := metrics.NewRegistry()
+	filings, filingRoutes, err := newFilings(cfg, log, reg)
+	if err != nil {
+		log.Error("outbox", "err", err)
+		return 1
+	}
 	uiServer := ui.New(cfg.UI.Listen)
 	devs, err := newDevices(cfg, log, reg)
 	if err != nil {
@@ -95,7 +100,8 @@ func run() int {
 		Demo:       *demo,
 		UIURL:      uiServer.URL,
 		Log:        log,
-		Subsystems: append(devs.subsystems(), uiServer),
+		Subsystems: append(devs.subsystems(), filings, uiServer),
+		Routes:     filingRoutes,
 		LoadConfig: loadConfig,
 		Started: func(socket, metricsAddr string) {
 			if *demo {

@@ -10,6 +10,8 @@ package backend
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -24,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vnkiosk/kiosk/kiosk/filing/filingsig"
 	"github.com/vnkiosk/kiosk/kiosk/outbox"
 	"github.com/vnkiosk/kiosk/kiosk/version"
 )
@@ -47,6 +50,7 @@ type Config struct {
 
 // Client talks to the kiosk gateway. It is safe for concurrent use.
 type Client struct {
+	signer   *filingsig.Signer // nil when the client key cannot sign (not ECDSA P-256)
 	base     *url.URL
 	hc       *http.Client
 	ua       string
@@ -121,8 +125,16 @@ func New(cfg Config) (*Client, error) {
 		MaxIdleConnsPerHost:   2,
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
+	// Filings are signed with the key of the kiosk's client certificate, so the
+	// backend checks the signer against the identity it authenticated: the
+	// evidence inside a filing then stands on its own, whatever carried it.
+	var signer *filingsig.Signer
+	if k, ok := tc.Certificates[0].PrivateKey.(*ecdsa.PrivateKey); ok && k.Curve == elliptic.P256() {
+		signer = &filingsig.Signer{Key: k}
+	}
 	return &Client{
-		base: u, hc: &http.Client{Transport: tr}, timeout: cfg.Timeout, pollWait: cfg.PollWait,
+		signer: signer,
+		base:   u, hc: &http.Client{Transport: tr}, timeout: cfg.Timeout, pollWait: cfg.PollWait,
 		ua: "kioskd/" + version.Get().Version, log: cfg.Log,
 	}, nil
 }
@@ -222,6 +234,13 @@ func (c *Client) Submit(ctx context.Context, d outbox.Delivery) (FilingAck, erro
 		return FilingAck{}, outbox.Permanent("cannot encode filing", err)
 	}
 	hdr := http.Header{"Idempotency-Key": {d.IdempotencyKey}}
+	if c.signer != nil {
+		name, value, err := c.signer.Header(f.Body)
+		if err != nil {
+			return FilingAck{}, outbox.Permanent("cannot sign filing", err)
+		}
+		hdr.Set(name, value)
+	}
 	code, answer, err := c.do(ctx, c.timeout, http.MethodPost, "/v1/filings", nil, body, hdr)
 	clear(body) // it holds personal data
 	if err != nil {

@@ -54,7 +54,11 @@ type Options struct {
 	AutoPay time.Duration
 	// PaymentTTL is how long a payment stays pending before it expires (15m).
 	PaymentTTL time.Duration
-	Log        *slog.Logger // nil discards
+	// RequireSignature rejects a filing without a Filing-Signature header (a
+	// present one is always verified; see checkFilingSignature). Off by default
+	// until the kiosk's backend client sends the header.
+	RequireSignature bool
+	Log              *slog.Logger // nil discards
 }
 
 // MaxBody bounds a filing request (attachments in base64 included).
@@ -346,6 +350,10 @@ func (s *Server) postFiling(w http.ResponseWriter, r *http.Request) {
 	}
 	if msg := validateFiling(&req); msg != "" {
 		writeError(w, http.StatusBadRequest, "validation", msg)
+		return
+	}
+	if err := s.checkFilingSignature(r, req.Filing); err != nil {
+		writeSignatureError(w, err)
 		return
 	}
 	content := contentHash(&req)
