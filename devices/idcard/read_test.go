@@ -225,3 +225,45 @@ func joinComma(s []string) string {
 	}
 	return b.String()
 }
+
+// TestExtendedFallback forces extended length on a card that refuses it: the
+// card answers 6700 and drops secure messaging; the reader opens a new session
+// and finishes with short APDUs.
+func TestExtendedFallback(t *testing.T) {
+	t.Parallel()
+	card := newCard(t, virtualcard.Options{Extended: false})
+	key, _ := idcard.KeyFromCAN(card.CAN())
+	doc, err := idcard.Read(context.Background(), virtualcard.Transport(card), key,
+		idcard.Options{Extended: idcard.ExtendedOn, Trust: trustOf(t, card.PKI())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc.Stats.Extended {
+		t.Error("stats say extended although the card refused it")
+	}
+	if v := doc.Verification; v.Passive.State != "valid" || v.ChipAuth.State != idcard.AuthOK || v.ActiveAuth.State != idcard.AuthOK {
+		t.Errorf("verification after fallback %+v", v)
+	}
+	if got, want := personal(doc), personal(card.Profile()); !bytes.Equal(got, want) {
+		t.Error("document differs from profile after the fallback")
+	}
+}
+
+// TestHostileCardAnswers runs the in-memory card's hostile answers through the
+// reader: each ends in an error the kiosk can explain, never a panic or a
+// document built from unverified bytes.
+func TestHostileCardAnswers(t *testing.T) {
+	t.Parallel()
+	for _, fault := range []virtualcard.Fault{virtualcard.FaultGarbage, virtualcard.FaultTruncated, virtualcard.FaultWrongMAC} {
+		card := newCard(t, virtualcard.Options{Fault: fault})
+		key, _ := idcard.KeyFromCAN(card.CAN())
+		_, err := idcard.Read(context.Background(), virtualcard.Transport(card), key, idcard.Options{})
+		if err == nil {
+			t.Errorf("%s: read succeeded", fault)
+			continue
+		}
+		if m := idcard.Explain(err); m.Code != "integrity" && m.Code != "read_failed" {
+			t.Errorf("%s: %s (%v)", fault, m.Code, err)
+		}
+	}
+}
