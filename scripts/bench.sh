@@ -17,6 +17,7 @@ benches=(
 	"./devices/printer:50x"
 	"./devices/scanner:5x"
 	"./kiosk/outbox:300x"
+	"./kiosk/backend:1x"
 )
 for spec in "${benches[@]}"; do
 	pkg=${spec%%:*} bt=${spec##*:}
@@ -40,6 +41,7 @@ targets=(
 	"BenchmarkFirstByte ms/first-byte <= 50 issue 4: print request to first byte at the printer"
 	"BenchmarkEnqueue/sender-parked p99-ms <= 20 issue 6: enqueue with three scanned pages, p99"
 	"BenchmarkEnqueue/sender-draining p99-ms <= 20 issue 6: enqueue while the sender drains, p99"
+	"BenchmarkBacklogDrainAfterOutage s-to-first-delivery <= 30 issue 6: backlog starts draining after the backend returns (worst case)"
 	"BenchmarkForward filings/s >= 50 issue 6: forwarding to a loopback test backend (the reference backend is not built yet)"
 )
 

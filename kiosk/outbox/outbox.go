@@ -92,7 +92,7 @@ type Options struct {
 	// after about 50 minutes, and the next one about 50 minutes later.
 	MaxAttempts      int
 	BreakerThreshold int           // consecutive failures that open the breaker (5)
-	BreakerCooldown  time.Duration // how long it stays open before a probe (60s)
+	BreakerCooldown  time.Duration // how long it stays open before a probe (5/6 of the backoff cap: 25s)
 	ForwardTimeout   time.Duration // bound on one Forward call (2m)
 	BusyTimeout      time.Duration // SQLite busy timeout (5s)
 }
@@ -114,7 +114,11 @@ func (o *Options) defaults() {
 		o.BreakerThreshold = 5
 	}
 	if o.BreakerCooldown <= 0 {
-		o.BreakerCooldown = time.Minute
+		// Shorter than the backoff cap: an open breaker is the slower of the two
+		// waits, and a backend that comes back must see the backlog start
+		// draining within the cap, the probe's own round trip included. A probe
+		// every 25 s during an outage costs the backend nothing.
+		o.BreakerCooldown = o.BackoffCap * 5 / 6
 	}
 	if o.ForwardTimeout <= 0 {
 		o.ForwardTimeout = 2 * time.Minute
