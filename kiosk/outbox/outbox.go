@@ -89,7 +89,7 @@ type Options struct {
 	// MaxAttempts is the number of attempts, counted across restarts, after
 	// which a filing that keeps failing is dead-lettered (50). Breaker probes
 	// count: with the defaults a backend outage dead-letters the head filing
-	// after about 50 minutes, and the next one about 50 minutes later.
+	// after about 25 minutes, and the next one about 25 minutes later.
 	MaxAttempts      int
 	BreakerThreshold int           // consecutive failures that open the breaker (5)
 	BreakerCooldown  time.Duration // how long it stays open before a probe (5/6 of the backoff cap: 25s)
