@@ -14,6 +14,7 @@ import (
 
 	"github.com/vnkiosk/kiosk/kiosk/control"
 	"github.com/vnkiosk/kiosk/kiosk/kiosktest"
+	"github.com/vnkiosk/kiosk/kiosk/submission"
 )
 
 // TestSystemdLifecycle runs the real binary as systemd would: with a NOTIFY_SOCKET
@@ -95,6 +96,12 @@ func TestSystemdLifecycle(t *testing.T) {
 	}
 	if st.KioskID != "LIFECYCLE-1" || !st.Ready || st.ConfigPath != cfgFile {
 		t.Errorf("status %+v", st)
+	}
+
+	// Without a backend the kiosk cannot promise delivery: it refuses filings.
+	if _, err := submission.SubmitVia(context.Background(), cl, submission.Request{Filing: []byte(`{}`)}); err == nil ||
+		!strings.Contains(err.Error(), "no backend configured") {
+		t.Errorf("filing without a backend: %v", err)
 	}
 
 	writeConfig("LIFECYCLE-2")
