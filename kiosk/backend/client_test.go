@@ -22,7 +22,7 @@ import (
 )
 
 // startBackend runs a refbackend with its own fresh CA on 127.0.0.1.
-func startBackend(t *testing.T, opt refbackend.Options) (*refbackend.Server, *refbackend.PKI) {
+func startBackend(t testing.TB, opt refbackend.Options) (*refbackend.Server, *refbackend.PKI) {
 	t.Helper()
 	pki, err := refbackend.EnsurePKI(t.TempDir())
 	if err != nil {
@@ -43,7 +43,7 @@ func startBackend(t *testing.T, opt refbackend.Options) (*refbackend.Server, *re
 }
 
 // newClient is a client with the kiosk certificate of certs trusting the CA of ca.
-func newClient(t *testing.T, url string, certs, ca *refbackend.PKI, timeout time.Duration) *backend.Client {
+func newClient(t testing.TB, url string, certs, ca *refbackend.PKI, timeout time.Duration) *backend.Client {
 	t.Helper()
 	c, err := backend.New(backend.Config{
 		BaseURL:  url,

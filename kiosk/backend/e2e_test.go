@@ -18,25 +18,12 @@ func TestOutboxEndToEnd(t *testing.T) {
 	const n = 100
 	srv, pki := startBackend(t, refbackend.Options{ErrorRate: 0.3, DropRate: 0.1, Seed: 7})
 	c := newClient(t, srv.URL(), pki, pki, 5*time.Second)
-	o, err := outbox.New(outbox.Options{
+	o := startOutbox(t, outbox.Options{
 		StateDir: t.TempDir(), Key: make([]byte, 32), Forwarder: c,
 		BackoffBase: time.Millisecond, BackoffCap: 10 * time.Millisecond,
 		BreakerThreshold: 1000, BreakerCooldown: 10 * time.Millisecond,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	if err := o.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		if err := o.Stop(sctx); err != nil {
-			t.Error(err)
-		}
-	})
 
 	type want struct{ key, sha string }
 	wants := map[string]want{}

@@ -11,7 +11,6 @@ import (
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/rs/zerolog"
 
-	"github.com/vnkiosk/kiosk/kiosk/backend"
 	"github.com/vnkiosk/kiosk/kiosk/backend/refbackend"
 	"github.com/vnkiosk/kiosk/kiosk/outbox"
 )
@@ -195,9 +194,9 @@ func TestOutboxThroughFaultProxy(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, pki := startBackendTB(t)
+			srv, pki := startBackend(t, refbackend.Options{})
 			p, proxyURL := startFaultProxy(t, srv)
-			rec := &recordingForwarder{next: newClientTB(t, proxyURL, pki, tc.clientTimeout)}
+			rec := &recordingForwarder{next: newClient(t, proxyURL, pki, pki, tc.clientTimeout)}
 			o := startOutbox(t, outbox.Options{
 				StateDir: t.TempDir(), Key: make([]byte, 32), Forwarder: rec,
 				BackoffBase: 5 * time.Millisecond, BackoffCap: 50 * time.Millisecond,
@@ -271,11 +270,11 @@ func addToxic(t *testing.T, p *toxiproxy.Proxy, spec string) func() {
 func BenchmarkBacklogDrainAfterOutage(b *testing.B) {
 	const n = 20
 	for b.Loop() {
-		srv, pki := startBackendTB(b)
+		srv, pki := startBackend(b, refbackend.Options{})
 		p, proxyURL := startFaultProxy(b, srv)
 		capped := make(chan struct{})
 		var once sync.Once
-		rec := &recordingForwarder{next: newClientTB(b, proxyURL, pki, 0)}
+		rec := &recordingForwarder{next: newClient(b, proxyURL, pki, pki, 0)}
 		rec.onFailure = func(d outbox.Delivery) {
 			if d.Attempt >= 6 {
 				once.Do(func() { close(capped) })
@@ -305,39 +304,4 @@ func BenchmarkBacklogDrainAfterOutage(b *testing.B) {
 		b.Logf("backend back after %d failed attempts; first delivery %.1fs later, backlog of %d drained %.1fs later",
 			failed, first.Seconds(), n, drained.Seconds())
 	}
-}
-
-// startBackendTB is startBackend for tests and benchmarks alike.
-func startBackendTB(tb testing.TB) (*refbackend.Server, *refbackend.PKI) {
-	tb.Helper()
-	pki, err := refbackend.EnsurePKI(tb.TempDir())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srv, err := refbackend.New(refbackend.Options{Seed: 1})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := srv.Start("127.0.0.1:0", pki); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { srv.Close() })
-	return srv, pki
-}
-
-// newClientTB is newClient for tests and benchmarks alike; timeout 0 takes the
-// Client's default (30s).
-func newClientTB(tb testing.TB, url string, pki *refbackend.PKI, timeout time.Duration) *backend.Client {
-	tb.Helper()
-	c, err := backend.New(backend.Config{
-		BaseURL:  url,
-		CertFile: pki.Path(refbackend.KioskCertFile), KeyFile: pki.Path(refbackend.KioskKeyFile),
-		CAFile:  pki.Path(refbackend.CAFile),
-		Timeout: timeout,
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(c.Close)
-	return c
 }
