@@ -73,8 +73,10 @@ var (
 	urlRE = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://[^\s?#"']*)[?#][^\s"']*`)
 	// key=value or key: value secrets inside free text.
 	secretKVRE = regexp.MustCompile(`(?i)\b(password|passwd|pwd|token|id_token|access_token|apikey|api_key|secret|can|pin|cccdcb|cccd)(\s*[=:]\s*)("[^"]*"|[^\s&,;"]+)`)
-	// ID numbers: 12-digit CCCD and 9-digit CMND, standalone digit runs.
-	idRE = regexp.MustCompile(`(^|[^0-9])([0-9]{12}|[0-9]{9})([^0-9]|$)`)
+	// ID numbers: 12-digit CCCD and 9-digit CMND, standing as words of their
+	// own. Digits inside a longer token of letters and digits (a hex key, a
+	// hash, a MaHoSo part) are not an ID number and are left alone.
+	idRE = regexp.MustCompile(`(^|[^0-9A-Za-z])([0-9]{12}|[0-9]{9})([^0-9A-Za-z]|$)`)
 )
 
 // Scrub removes ID numbers, URL queries and key=value secrets from free text.

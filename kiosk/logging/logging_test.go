@@ -81,6 +81,7 @@ func TestScrubKeepsOrdinaryText(t *testing.T) {
 		{"https://backend.example/api?x=1", "https://backend.example/api?" + Redacted},
 		{"ids 079203012345,079203012346", "ids " + Redacted + "," + Redacted},
 		{"timestamp 1700000000000", "timestamp 1700000000000"}, // 13 digits: not an ID
+		{"key 3f1234567890ab0c", "key 3f1234567890ab0c"},       // digits inside a hex token
 	}
 	for _, tt := range tests {
 		if got := Scrub(tt.in); got != tt.want {

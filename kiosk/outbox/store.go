@@ -213,33 +213,11 @@ func (s *store) checkpointPassive(ctx context.Context) error {
 	return nil
 }
 
-// newIdempotencyKey returns 128 random bits in hex. A draw whose hex holds a
-// run of nine or more decimal digits is redrawn (a few percent of draws, a
-// loss of well under a bit): the daemon's log redaction takes such runs for ID
-// numbers, and a key must read the same in our log as in the backend's.
+// newIdempotencyKey returns 128 random bits in hex.
 func newIdempotencyKey() string {
-	for {
-		var b [16]byte
-		rand.Read(b[:])
-		k := hex.EncodeToString(b[:])
-		if !hasDigitRun(k, 9) {
-			return k
-		}
-	}
-}
-
-func hasDigitRun(s string, n int) bool {
-	run := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] >= '0' && s[i] <= '9' {
-			if run++; run >= n {
-				return true
-			}
-		} else {
-			run = 0
-		}
-	}
-	return false
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // insert writes the filing, its attachments and its outbox row in one

@@ -24,16 +24,3 @@ func TestIdempotencyKeySurvivesLogRedaction(t *testing.T) {
 		seen[k] = true
 	}
 }
-
-func TestHasDigitRun(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		s    string
-		want bool
-	}{{"123456789", true}, {"a12345678b", false}, {"ab1234567890c", true}, {"", false}, {"12345678a12345678", false}}
-	for _, tc := range tests {
-		if got := hasDigitRun(tc.s, 9); got != tc.want {
-			t.Errorf("hasDigitRun(%q) = %v", tc.s, got)
-		}
-	}
-}
