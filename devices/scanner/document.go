@@ -169,3 +169,24 @@ func buildPDF(pages []Page, created time.Time) ([]byte, error) {
 	}
 	return out.Bytes(), nil
 }
+
+// Join puts the pages of several scans into one document, for an attachment the
+// citizen scanned a page at a time. The inputs are left as they are; the caller
+// wipes them.
+func Join(created time.Time, docs ...*Document) (*Document, error) {
+	var pages []Page
+	for _, d := range docs {
+		for _, p := range d.Pages {
+			p.JPEG = append([]byte(nil), p.JPEG...)
+			pages = append(pages, p)
+		}
+	}
+	if len(pages) == 0 {
+		return nil, fmt.Errorf("%w: no pages to join", ErrBadRequest)
+	}
+	pdf, err := buildPDF(pages, created)
+	if err != nil {
+		return nil, fmt.Errorf("join scanned pages: %w", err)
+	}
+	return &Document{Pages: pages, PDF: pdf}, nil
+}

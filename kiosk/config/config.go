@@ -33,6 +33,7 @@ type Config struct {
 	Metrics  Metrics `yaml:"metrics"`
 	Logging  Logging `yaml:"logging"`
 	Backend  Backend `yaml:"backend"`
+	Payment  Payment `yaml:"payment"`
 	Devices  Devices `yaml:"devices"`
 	Source   string  `yaml:"-"` // the file it was loaded from, "" for built-in
 	lines    lineMap
@@ -64,6 +65,17 @@ type UI struct {
 	Listen      string   `yaml:"listen"`
 	Language    string   `yaml:"language"`
 	IdleTimeout Duration `yaml:"idle_timeout"`
+	// SecretFile receives the per-boot secret the kiosk browser needs to open
+	// the UI's websocket; kiosk-browser@.service reads it.
+	SecretFile string `yaml:"secret_file"`
+}
+
+// Payment is the account VietQR fees are paid to.
+type Payment struct {
+	BIN         string   `yaml:"bin"`          // NAPAS acquirer BIN of the bank, 6 digits
+	Account     string   `yaml:"account"`      // the agency's account number
+	AccountName string   `yaml:"account_name"` // shown beside the QR so the citizen sees who is paid
+	Timeout     Duration `yaml:"timeout"`      // how long a payment QR is shown before it expires
 }
 
 // Control configures the local control socket kioskctl talks to.
@@ -164,7 +176,8 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 func Defaults() Config {
 	return Config{
 		Site:     Site{Kind: SiteWard},
-		UI:       UI{Listen: "127.0.0.1:8080", Language: "vi", IdleTimeout: Duration(90 * time.Second)},
+		UI:       UI{Listen: "127.0.0.1:8080", Language: "vi", IdleTimeout: Duration(90 * time.Second), SecretFile: "/run/kioskd/ui-secret"},
+		Payment:  Payment{Timeout: Duration(5 * time.Minute)},
 		StateDir: "/var/lib/kioskd",
 		Control:  Control{Socket: "/run/kioskd/control.sock", Group: "kiosk"},
 		Metrics:  Metrics{Listen: "127.0.0.1:9464"},
@@ -349,6 +362,20 @@ func (c *Config) validate() Errors {
 	}
 	if d := c.UI.IdleTimeout.D(); d < 10*time.Second || d > time.Hour {
 		add(c.errf("ui.idle_timeout", "%s is out of range; expected between 10s and 1h", d))
+	}
+	if !path.IsAbs(c.UI.SecretFile) {
+		add(c.errf("ui.secret_file", "%q is not an absolute path", c.UI.SecretFile))
+	}
+	if p := c.Payment; p.BIN != "" || p.Account != "" {
+		if len(p.BIN) != 6 || strings.Trim(p.BIN, "0123456789") != "" {
+			add(c.errf("payment.bin", "%q is not a NAPAS bank BIN; expected 6 digits such as 970436", p.BIN))
+		}
+		if p.Account == "" || len(p.Account) > 19 || strings.Trim(strings.ToUpper(p.Account), "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+			add(c.errf("payment.account", "%q is not an account number; expected 1 to 19 letters or digits", p.Account))
+		}
+	}
+	if d := c.Payment.Timeout.D(); d < 30*time.Second || d > 30*time.Minute {
+		add(c.errf("payment.timeout", "%s is out of range; expected between 30s and 30m", d))
 	}
 	if !path.IsAbs(c.StateDir) {
 		add(c.errf("state_dir", "%q is not an absolute path", c.StateDir))

@@ -91,6 +91,7 @@ type DossierReceipt struct {
 	Applicant   string // ChuHoSo: personal data
 	ReceivedAt  time.Time
 	Appointment time.Time // NgayHenTra: the day to collect the result
+	QR          string    // the receipt QR's payload (qrpayload.FormatReceipt); Code when empty
 }
 
 // Page lays out the receipt.
@@ -116,7 +117,11 @@ func (r DossierReceipt) Page() (Page, error) {
 	if !r.Appointment.IsZero() {
 		p.Add(Text{Text: "Ngày hẹn trả kết quả: " + date(r.Appointment), Bold: true})
 	}
-	p.Add(QR{Payload: r.Code},
+	qr := r.QR
+	if qr == "" {
+		qr = r.Code
+	}
+	p.Add(QR{Payload: qr},
 		Text{Text: "Quét mã để tra cứu tiến độ giải quyết hồ sơ", Size: Small, Align: Center})
 	return p, nil
 }

@@ -1,0 +1,93 @@
+package filing
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Sequence hands out the day's dossier numbers (the NNNN of MaHoSo), persisted
+// in a small file so that a restart never reuses a number. A number is written
+// to disk before it is handed out: a crash may skip one, never repeat one.
+type Sequence struct {
+	path string
+	mu   sync.Mutex
+}
+
+// NewSequence keeps the counter in dir/name.
+func NewSequence(dir, name string) *Sequence {
+	return &Sequence{path: filepath.Join(dir, name)}
+}
+
+// ErrSequenceExhausted is returned after 9999 dossiers in one day.
+var ErrSequenceExhausted = errors.New("dossier numbering: 9999 dossiers today, the day's numbers are used up")
+
+// Next returns the next number for t's day in Vietnam, starting at 1 each day.
+func (s *Sequence) Next(t time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	day := t.In(Vietnam).Format("060102")
+	n := 0
+	b, err := os.ReadFile(s.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return 0, fmt.Errorf("dossier numbering: %w", err)
+	default:
+		d, v, ok := strings.Cut(strings.TrimSpace(string(b)), " ")
+		last, perr := strconv.Atoi(v)
+		if !ok || perr != nil || len(d) != 6 || last < 0 || last > 9999 {
+			return 0, fmt.Errorf("dossier numbering: %s is damaged (%q); remove it only if no dossier was filed today", s.path, b)
+		}
+		if d == day {
+			n = last
+		}
+	}
+	n++
+	if n > 9999 {
+		return 0, ErrSequenceExhausted
+	}
+	if err := writeFileSync(s.path, fmt.Sprintf("%s %d\n", day, n)); err != nil {
+		return 0, fmt.Errorf("dossier numbering: %w", err)
+	}
+	return n, nil
+}
+
+// writeFileSync replaces path with data durably: temp file, fsync, rename, fsync
+// of the directory.
+func writeFileSync(path, data string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".seq-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.WriteString(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
