@@ -121,6 +121,45 @@ type FaultCounts struct {
 	Requests, Errors, Drops int
 }
 
+// SetErrorRate changes ErrorRate while serving (the demo panel's "backend
+// down" switch); it is clamped so ErrorRate+DropRate stays ≤ 1.
+func (s *Server) SetErrorRate(p float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opt.ErrorRate = max(0, min(p, 1-s.opt.DropRate))
+}
+
+// ErrorRate returns the current ErrorRate.
+func (s *Server) ErrorRate() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opt.ErrorRate
+}
+
+// PendingPayments lists the references of payments still waiting, oldest
+// first.
+func (s *Server) PendingPayments() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	type pending struct {
+		ref     string
+		expires time.Time
+	}
+	var ps []pending
+	now := time.Now()
+	for ref, p := range s.payments {
+		if p.status == backend.PaymentPending && now.Before(p.expires) {
+			ps = append(ps, pending{ref, p.expires})
+		}
+	}
+	slices.SortFunc(ps, func(a, b pending) int { return a.expires.Compare(b.expires) })
+	refs := make([]string, len(ps))
+	for i, p := range ps {
+		refs[i] = p.ref
+	}
+	return refs
+}
+
 // Faults returns the counts so far.
 func (s *Server) Faults() FaultCounts {
 	s.mu.Lock()
@@ -273,11 +312,12 @@ func (s *Server) faults(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		roll := s.rng.Float64()
+		errRate, dropRate := s.opt.ErrorRate, s.opt.DropRate
 		s.counts.Requests++
 		switch {
-		case roll < s.opt.ErrorRate:
+		case roll < errRate:
 			s.counts.Errors++
-		case roll < s.opt.ErrorRate+s.opt.DropRate:
+		case roll < errRate+dropRate:
 			s.counts.Drops++
 		}
 		s.mu.Unlock()
@@ -289,9 +329,9 @@ func (s *Server) faults(h http.Handler) http.Handler {
 			}
 		}
 		switch {
-		case roll < s.opt.ErrorRate:
+		case roll < errRate:
 			writeError(w, http.StatusInternalServerError, "internal", "injected fault")
-		case roll < s.opt.ErrorRate+s.opt.DropRate:
+		case roll < errRate+dropRate:
 			h.ServeHTTP(&discard{h: http.Header{}}, r) // the request takes effect …
 			if hj, ok := w.(http.Hijacker); ok {       // … and its answer is lost
 				if c, _, err := hj.Hijack(); err == nil {

@@ -158,3 +158,47 @@ func TestEnsurePKIKeepsExisting(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestDemoSwitches(t *testing.T) {
+	t.Parallel()
+	pki, err := EnsurePKI(filepath.Join(t.TempDir(), "tls"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.Start("127.0.0.1:0", pki)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	hc := client(t, pki)
+	get := func(path string) int {
+		resp, err := hc.Get(u + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get("/v1/payments/REF-1?wait=0s"); code != 200 {
+		t.Fatalf("payment poll: %d", code)
+	}
+	if got := s.PendingPayments(); len(got) != 1 || got[0] != "REF-1" {
+		t.Fatalf("pending %v, want [REF-1]", got)
+	}
+	s.Pay("REF-1")
+	if got := s.PendingPayments(); len(got) != 0 {
+		t.Fatalf("pending after pay: %v", got)
+	}
+	s.SetErrorRate(1)
+	if code := get("/v1/payments/REF-2?wait=0s"); code != 500 {
+		t.Errorf("backend switched down answered %d", code)
+	}
+	s.SetErrorRate(0)
+	if code := get("/v1/payments/REF-2?wait=0s"); code != 200 || s.ErrorRate() != 0 {
+		t.Errorf("backend switched up answered %d", code)
+	}
+}
