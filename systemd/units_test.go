@@ -87,3 +87,41 @@ func TestUnitDirectives(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserGetsSecret runs the kiosk browser's ExecStart with cage replaced by
+// echo: the URL Chromium is given must carry the credential kioskd wrote.
+func TestBrowserGetsSecret(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("kiosk-browser@.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit := string(b)
+	if !strings.Contains(unit, "LoadCredential=ui-secret:/run/kioskd/ui-secret\n") {
+		t.Fatal("kiosk-browser@.service does not load the UI secret as a credential")
+	}
+	var line0 string
+	for _, line := range strings.Split(unit, "\n") {
+		if v, ok := strings.CutPrefix(line, "ExecStart=/bin/sh -c '"); ok {
+			line0 = strings.TrimSuffix(v, "'")
+		}
+	}
+	if line0 == "" {
+		t.Fatal("no ExecStart=/bin/sh -c '...' line")
+	}
+	script := strings.Replace(line0, "exec /usr/bin/cage", "exec echo", 1)
+	dir := t.TempDir()
+	secret := strings.Repeat("0123456789abcdef", 4)
+	if err := os.WriteFile(dir+"/ui-secret", []byte(secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/bin/sh", "-c", script)
+	cmd.Env = []string{"CREDENTIALS_DIRECTORY=" + dir, "PATH=/usr/bin:/bin"}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := " http://127.0.0.1:8080/#k=" + secret + "\n"; !strings.HasSuffix(string(out), want) {
+		t.Errorf("chromium is started with %q, want it to end with %q", out, want)
+	}
+}
