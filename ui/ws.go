@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -401,10 +402,21 @@ func (c *wsConn) writeLoop(changed <-chan struct{}) {
 		_ = c.ws.SetWriteDeadline(time.Now().Add(c.s.writeTimeout))
 		return c.ws.WriteMessage(websocket.TextMessage, b)
 	}
+	// A change signalled after the state was already fetched would send the same
+	// state twice; the last frame sent is kept to skip that.
+	var last []byte
+	writeState := func() error {
+		f := c.stateFrame()
+		if f == nil || bytes.Equal(f, last) {
+			return nil
+		}
+		last = f
+		return write(f)
+	}
 	hello, _ := json.Marshal(helloFrame{Type: "hello", Protocol: protocolVersion, HeartbeatMS: c.s.pingInterval.Milliseconds()})
 	err := write(hello)
 	if err == nil {
-		err = write(c.stateFrame())
+		err = writeState()
 	}
 	ping := time.NewTicker(c.s.pingInterval)
 	defer ping.Stop()
@@ -419,7 +431,7 @@ func (c *wsConn) writeLoop(changed <-chan struct{}) {
 				changed = nil // the session stopped watching; keep serving control frames
 				continue
 			}
-			err = write(c.stateFrame())
+			err = writeState()
 		case <-ping.C:
 			err = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.s.writeTimeout))
 		}

@@ -82,17 +82,33 @@ func run() int {
 	}
 
 	reg := metrics.NewRegistry()
-	filings, filingRoutes, err := newFilings(cfg, log, reg)
+	filings, err := newFilings(cfg, log, reg)
 	if err != nil {
 		log.Error("outbox", "err", err)
 		return 1
 	}
-	uiServer := ui.New(cfg.UI.Listen)
 	devs, err := newDevices(cfg, log, reg)
 	if err != nil {
 		log.Error("devices", "err", err)
 		return 1
 	}
+	secret, err := uiSecret(cfg.UI.SecretFile, *demo)
+	if err != nil {
+		log.Error("UI secret", "err", err)
+		return 1
+	}
+	sessions := newSessionMachine(cfg, devs, filings, log, reg)
+	uiOpt := ui.Options{Addr: cfg.UI.Listen, Session: sessions, Secret: secret, Speech: newSpeaker(cfg, log), Log: log.With("subsystem", "ui")}
+	var panel *demoPanel
+	if *demo {
+		if panel, err = newDemoPanel(cfg, sims, log.With("subsystem", "demo")); err != nil {
+			log.Error("demo panel", "err", err)
+			return 1
+		}
+		defer panel.close()
+		uiOpt.Demo = panel
+	}
+	uiServer := ui.New(uiOpt)
 	opt := daemon.Options{
 		Registry:   reg,
 		Config:     cfg,
@@ -100,13 +116,13 @@ func run() int {
 		Demo:       *demo,
 		UIURL:      uiServer.URL,
 		Log:        log,
-		Subsystems: append(devs.subsystems(), filings, uiServer),
-		Routes:     filingRoutes,
+		Subsystems: append(devs.subsystems(), filings.Outbox, sessions, uiServer),
+		Routes:     filings.Routes,
 		LoadConfig: loadConfig,
 		Started: func(socket, metricsAddr string) {
 			if *demo {
-				fmt.Printf("kioskd demo is running.\n  UI:       %s\n  control:  %s (kioskctl finds it)\n  metrics:  http://%s/metrics\n  state:    %s\nPress Ctrl+C to stop.\n",
-					uiServer.URL(), socket, metricsAddr, cfg.StateDir)
+				fmt.Printf("kioskd demo is running.\n  UI:         %s\n  demo panel: %s\n  control:    %s (kioskctl finds it)\n  metrics:    http://%s/metrics\n  state:      %s\nPress Ctrl+C to stop.\n",
+					uiServer.KioskURL(), uiServer.DemoURL(), socket, metricsAddr, cfg.StateDir)
 			}
 		},
 	}
@@ -160,6 +176,7 @@ func prepareDemo(cfg *config.Config, stateDir string) (func(), error) {
 		cfg.Devices.CardReader.CSCADir = virtualcard.TrustDir(dir)
 	}
 	cfg.Control.Group = ""
+	cfg.UI.SecretFile = filepath.Join(filepath.Dir(cfg.Control.Socket), "ui-secret")
 	if err := os.MkdirAll(filepath.Dir(cfg.Control.Socket), 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vnkiosk/kiosk/devices/barcode"
+	"github.com/vnkiosk/kiosk/devices/cabinet"
 	"github.com/vnkiosk/kiosk/devices/idcard"
 	"github.com/vnkiosk/kiosk/devices/idcard/pcsc"
 	"github.com/vnkiosk/kiosk/devices/printer"
@@ -60,8 +61,15 @@ type CustomerDisplay interface {
 	ShowIdle() error
 }
 
+// CabinetEvents are the cabinet's help button and tamper events
+// (*cabinet.Cabinet).
+type CabinetEvents interface {
+	Subscribe() (<-chan cabinet.Event, func())
+}
+
 // The event types the loop selects on, named once.
 type (
+	cabinetEvent = cabinet.Event
 	pcscEvent    = pcsc.Event
 	barcodeScan  = barcode.Scan
 	printerEvent = printer.Event

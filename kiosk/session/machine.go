@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vnkiosk/kiosk/devices/cabinet"
 	"github.com/vnkiosk/kiosk/kiosk/config"
 	"github.com/vnkiosk/kiosk/kiosk/daemon"
 	"github.com/vnkiosk/kiosk/kiosk/filing"
@@ -29,6 +30,7 @@ type Options struct {
 	Backend  Backend
 	Filings  FilingSink
 	Display  CustomerDisplay
+	Cabinet  CabinetEvents // the help button
 	Sequence *filing.Sequence // MaHoSo numbering; required to file
 
 	Site       config.Site
@@ -149,13 +151,19 @@ func (m *Machine) Start(ctx context.Context) error {
 	if m.opt.Printer != nil {
 		prints, stopPrints = m.opt.Printer.Events()
 	}
+	var cab <-chan cabinetEvent
+	stopCab := func() {}
+	if m.opt.Cabinet != nil {
+		cab, stopCab = m.opt.Cabinet.Subscribe()
+	}
 	m.started.Store(true)
 	go func() {
 		defer close(m.done)
 		defer stopCards()
 		defer stopCodes()
 		defer stopPrints()
-		m.loop(ctx, cards, codes, prints)
+		defer stopCab()
+		m.loop(ctx, cards, codes, prints, cab)
 	}()
 	return nil
 }
@@ -188,7 +196,7 @@ func (m *Machine) Health() daemon.Health {
 	}
 }
 
-func (m *Machine) loop(ctx context.Context, cards <-chan pcscEvent, codes <-chan barcodeScan, prints <-chan printerEvent) {
+func (m *Machine) loop(ctx context.Context, cards <-chan pcscEvent, codes <-chan barcodeScan, prints <-chan printerEvent, cab <-chan cabinetEvent) {
 	for {
 		var timeout, bye <-chan time.Time
 		if m.timer != nil {
@@ -222,6 +230,14 @@ func (m *Machine) loop(ctx context.Context, cards <-chan pcscEvent, codes <-chan
 				continue
 			}
 			m.onPrinterEvent(ev)
+		case ev, ok := <-cab:
+			if !ok {
+				cab = nil
+				continue
+			}
+			if ev.Kind == cabinet.HelpRequested {
+				m.callStaff(true)
+			}
 		case <-timeout:
 			m.timer = nil
 			m.onTimeout(ctx)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vnkiosk/kiosk/devices/barcode"
 	"github.com/vnkiosk/kiosk/devices/barcode/qrpayload"
+	"github.com/vnkiosk/kiosk/devices/cabinet"
 	"github.com/vnkiosk/kiosk/devices/idcard"
 	"github.com/vnkiosk/kiosk/devices/idcard/pcsc"
 	"github.com/vnkiosk/kiosk/devices/printer"
@@ -600,6 +601,31 @@ func TestIntentsRefusedOnWrongScreen(t *testing.T) {
 // FuzzIntent throws arbitrary intents at a machine in the middle of a
 // session: every one is either accepted or refused with an IntentError, and
 // the machine never panics or stops.
+type fakeCabinet struct{ ch chan cabinet.Event }
+
+func (f fakeCabinet) Subscribe() (<-chan cabinet.Event, func()) { return f.ch, func() {} }
+
+func TestHelpButtonCallsStaff(t *testing.T) {
+	t.Parallel()
+	cab := fakeCabinet{make(chan cabinet.Event, 1)}
+	calls := make(chan bool, 4)
+	r := newRig(t, func(o *Options) { o.Cabinet = cab; o.OnHelp = func(on bool) { calls <- on } })
+	r.toIdentity(t)
+	cab.ch <- cabinet.Event{Kind: cabinet.HelpRequested}
+	r.waitFor(t, "help shown", func(st State) bool { return st.Help })
+	if on := <-calls; !on {
+		t.Fatal("OnHelp(false) on a help request")
+	}
+	r.do(t, IntentCancel, nil)
+	st := r.waitScreen(t, ScreenGoodbye)
+	if st.Help {
+		t.Error("the help request outlived the session")
+	}
+	if on := <-calls; on {
+		t.Fatal("OnHelp(true) at the session's end")
+	}
+}
+
 func FuzzIntent(f *testing.F) {
 	names := make([]string, 0, len(handlers))
 	for n := range handlers {
