@@ -22,7 +22,7 @@ import (
 type kioskFilings struct {
 	Outbox  daemon.Subsystem
 	Routes  func(*http.ServeMux)
-	Backend *backend.Client     // nil without a backend
+	Backend *backend.Client    // nil without a backend
 	Intake  *submission.Intake // nil without a backend
 }
 

@@ -30,7 +30,7 @@ type Options struct {
 	Backend  Backend
 	Filings  FilingSink
 	Display  CustomerDisplay
-	Cabinet  CabinetEvents // the help button
+	Cabinet  CabinetEvents    // the help button
 	Sequence *filing.Sequence // MaHoSo numbering; required to file
 
 	Site       config.Site
