@@ -11,6 +11,11 @@ TOOLS      := $(CURDIR)/bin/tools
 STATICCHECK_VERSION := v0.7.0
 GOVULNCHECK_VERSION := v1.1.4
 FUZZTIME   ?= 60s
+# axe-core, the accessibility engine the UI tests inject into Chromium: the npm
+# package at an exact version, checked against the hash of its axe.min.js.
+AXE_VERSION := 4.10.3
+AXE_SHA256  := 880970c081707360e64f34cea25ff91892f5bc95675b0776925b9709dd8a68bb
+AXE_JS      := build/npm/node_modules/axe-core/axe.min.js
 
 # Debian packages the build, the demo and the tests use.
 DEB_PACKAGES := gcc libc6-dev pkg-config git ca-certificates systemd sysvinit-utils openssl \
@@ -23,7 +28,7 @@ DEB_PACKAGES := gcc libc6-dev pkg-config git ca-certificates systemd sysvinit-ut
 # under the race detector.
 RACE_PACKAGES := ./kiosk/... ./devices/... ./ui/...
 
-.PHONY: all deps tools build test test-unit demo bench lint fuzz soak install clean
+.PHONY: all deps tools axe build test test-unit demo bench lint fuzz soak install clean
 
 all: build
 
@@ -45,21 +50,30 @@ $(TOOLS)/staticcheck:
 $(TOOLS)/govulncheck:
 	GOBIN=$(TOOLS) $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
 
+axe: $(AXE_JS)
+$(AXE_JS):
+	@command -v npm >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then echo "axe: installing npm"; apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null; \
+		else echo "axe: npm is missing; run as root: apt-get install npm"; exit 1; fi; }
+	npm install --prefix build/npm --no-save --no-audit --no-fund --loglevel=error axe-core@$(AXE_VERSION)
+	@echo "$(AXE_SHA256)  $(AXE_JS)" | sha256sum -c --quiet - || { rm -f $(AXE_JS); echo "axe: axe.min.js does not match the pinned hash"; exit 1; }
+
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/kioskd ./cmd/kioskctl
 
 # Everything: static checks, unit tests, race tests of the concurrent packages and
 # integration tests through real pcscd + vpcd. scripts/services.sh starts pcscd
 # and stops it by PID whatever the outcome.
-test: deps tools build
+test: deps tools axe build
 	@echo "== static checks"
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(TOOLS)/staticcheck ./...
 	@echo "== tests (pcscd started for the run)"
-	KIOSK_REQUIRE_PCSCD=1 scripts/services.sh $(GO) test -count=1 -race -timeout 15m $(RACE_PACKAGES)
-	KIOSK_REQUIRE_PCSCD=1 scripts/services.sh $(GO) test -count=1 -timeout 10m ./cmd/... ./systemd/...
+	KIOSK_REQUIRE_PCSCD=1 KIOSK_REQUIRE_TOOLS=1 scripts/services.sh $(GO) test -count=1 -race -timeout 15m $(RACE_PACKAGES)
+	KIOSK_REQUIRE_PCSCD=1 KIOSK_REQUIRE_TOOLS=1 scripts/services.sh $(GO) test -count=1 -timeout 10m ./cmd/... ./systemd/...
 
 # Unit tests only: no services, no Debian packages beyond the compiler.
 test-unit:
@@ -68,7 +82,7 @@ test-unit:
 demo: deps build
 	SERVICES_OPTIONAL=1 scripts/services.sh bin/kioskd --demo $(DEMO_FLAGS)
 
-bench: deps build
+bench: deps axe build
 	scripts/services.sh scripts/bench.sh
 
 lint: tools
@@ -101,4 +115,4 @@ install: build
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/kiosk/README.md
 
 clean:
-	rm -rf bin dist
+	rm -rf bin dist build

@@ -52,14 +52,14 @@ func TestKill9DuringForwarding(t *testing.T) {
 	cfgFile := filepath.Join(dir, "kioskd.yaml")
 	cfg := fmt.Sprintf(`kiosk: {id: KILL9}
 site: {code: "000.31.20.H29"}
-ui: {listen: "127.0.0.1:0"}
+ui: {listen: "127.0.0.1:0", secret_file: %q}
 metrics: {listen: "127.0.0.1:0"}
 control: {socket: %q}
 state_dir: %q
 backend: {url: %q, ca_file: %q, cert_file: %q, key_file: %q}
 devices:
   card_reader: {reader: "No Such Reader"}
-`, socket, filepath.Join(dir, "state"), url, pki.Path(refbackend.CAFile), pki.Path(refbackend.KioskCertFile), pki.Path(refbackend.KioskKeyFile))
+`, filepath.Join(dir, "ui-secret"), socket, filepath.Join(dir, "state"), url, pki.Path(refbackend.CAFile), pki.Path(refbackend.KioskCertFile), pki.Path(refbackend.KioskKeyFile))
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,7 @@ func run() int {
 	stateDir := fs.String("state-dir", "", "state directory; with --demo, keeps state across restarts instead of a temporary directory")
 	uiListen := fs.String("ui-listen", "", "override ui.listen (loopback HOST:PORT; port 0 picks a free one)")
 	metricsListen := fs.String("metrics-listen", "", "override metrics.listen (loopback HOST:PORT)")
+	controlSocket := fs.String("control-socket", "", "override control.socket; with --demo, instead of the per-user demo socket kioskctl finds by itself")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2
@@ -54,7 +55,7 @@ func run() int {
 	cleanup := func() {}
 	var sims *demoSimulators
 	if *demo {
-		if cleanup, err = prepareDemo(cfg, *stateDir); err != nil {
+		if cleanup, err = prepareDemo(cfg, *stateDir, *controlSocket); err != nil {
 			fmt.Fprintln(os.Stderr, "kioskd --demo:", err)
 			return 1
 		}
@@ -62,8 +63,13 @@ func run() int {
 			fmt.Fprintln(os.Stderr, "kioskd --demo:", err)
 			return 1
 		}
-	} else if *stateDir != "" {
-		cfg.StateDir = *stateDir
+	} else {
+		if *stateDir != "" {
+			cfg.StateDir = *stateDir
+		}
+		if *controlSocket != "" {
+			cfg.Control.Socket = *controlSocket
+		}
 	}
 	defer cleanup()
 	defer sims.stop()
@@ -148,7 +154,7 @@ func loadConfiguration(path string, demo bool) (*config.Config, func() (*config.
 
 // prepareDemo points the demo at a private state directory and the per-user demo
 // control socket, so kioskctl finds it and nothing touches /var or /run.
-func prepareDemo(cfg *config.Config, stateDir string) (func(), error) {
+func prepareDemo(cfg *config.Config, stateDir, socket string) (func(), error) {
 	cleanup := func() {}
 	if stateDir == "" {
 		d, err := os.MkdirTemp("", "kioskd-demo-state-")
@@ -164,6 +170,9 @@ func prepareDemo(cfg *config.Config, stateDir string) (func(), error) {
 	}
 	cfg.StateDir = abs
 	cfg.Control.Socket = control.DemoSocket()
+	if socket != "" {
+		cfg.Control.Socket = socket
+	}
 	// Trust the test PKI `kioskctl sim card` signs its cards with by default.
 	if cfg.Devices.CardReader.CSCADir == "" {
 		dir, err := virtualcard.DefaultPKIDir(testpki.RSA)

@@ -45,7 +45,7 @@ func TestSystemdLifecycle(t *testing.T) {
 	socket := filepath.Join(dir, "control.sock")
 	cfgFile := filepath.Join(dir, "kioskd.yaml")
 	writeConfig := func(id string) {
-		cfg := "kiosk:\n  id: " + id + "\nsite:\n  code: \"79001\"\nui:\n  listen: 127.0.0.1:0\nmetrics:\n  listen: 127.0.0.1:0\n" +
+		cfg := "kiosk:\n  id: " + id + "\nsite:\n  code: \"79001\"\nui:\n  listen: 127.0.0.1:0\n  secret_file: " + filepath.Join(dir, "ui-secret") + "\nmetrics:\n  listen: 127.0.0.1:0\n" +
 			"control:\n  socket: " + socket + "\nstate_dir: " + filepath.Join(dir, "state") + "\n"
 		if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)

@@ -1,0 +1,396 @@
+// One function per State.screen. Each returns the children of the screen
+// root, built from the state alone; the app module owns the chrome (header,
+// Back/Cancel bar, banners) and the connection.
+
+import { h, icon, illustration } from "./dom.js";
+import * as kb from "./keyboard.js";
+
+// Intents that stay enabled while state.busy is set.
+const ALWAYS = new Set(["cancel", "help", "help_cancel", "still_here"]);
+
+// btn makes a button that sends an intent.
+export function btn(ctx, o) {
+  const attrs = {
+    type: "button",
+    class: "btn btn-" + (o.kind || "primary") + (o.cls ? " " + o.cls : ""),
+    "data-intent": o.intent,
+    "aria-label": o.aria,
+    ...(o.attrs || {}),
+  };
+  const disabled = o.disabled || (ctx.s.busy && !ALWAYS.has(o.intent));
+  if (disabled) attrs.disabled = true;
+  const b = h("button", attrs, o.icon ? icon(o.icon) : null, h("span", { text: o.label }));
+  b.addEventListener("click", () => ctx.send(o.intent, o.data));
+  return b;
+}
+
+function actions(...buttons) {
+  return h("div", { class: "actions" }, ...buttons);
+}
+
+function title(text, sub) {
+  return [h("h1", { text }), sub ? h("p", { class: "lead", text: sub }) : null];
+}
+
+function notice(kind, text, role) {
+  return h("p", { class: "notice notice-" + kind, role }, icon(kind === "ok" ? "check" : "warning"), h("span", { text }));
+}
+
+// showDate turns an ISO date into the DD/MM/YYYY people read; anything else
+// is shown as sent.
+export function showDate(v) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(v || "");
+  return m ? `${m[3]}/${m[2]}/${m[1]}` : (v || "");
+}
+
+function dataImage(src) {
+  return typeof src === "string" && /^data:image\/(png|jpeg|jpg|gif|webp|bmp);base64,/i.test(src) ? src : null;
+}
+
+function money(str, vnd) {
+  if (str) return str;
+  return vnd > 0 ? vnd.toLocaleString("vi-VN") + " ₫" : "";
+}
+
+const screens = {
+  idle(ctx) {
+    const { t, s } = ctx;
+    const other = s.lang === "en" ? "vi" : "en";
+    return [
+      h("div", { class: "hero" },
+        illustration("reader"),
+        h("h1", { text: t("title.idle") }),
+        h("p", { class: "lead", lang: other, text: ctx.tIn(other, "title.idle") })),
+      h("div", { class: "lang-switch", role: "group", "aria-label": t("label.language") },
+        btn(ctx, { intent: "set_language", data: { lang: "vi" }, label: "Tiếng Việt", icon: "globe", kind: s.lang === "vi" ? "primary" : "secondary",
+          attrs: { lang: "vi", "data-lang": "vi", "aria-pressed": String(s.lang === "vi") } }),
+        btn(ctx, { intent: "set_language", data: { lang: "en" }, label: "English", icon: "globe", kind: s.lang === "en" ? "primary" : "secondary",
+          attrs: { lang: "en", "data-lang": "en", "aria-pressed": String(s.lang === "en") } })),
+      actions(btn(ctx, { intent: "lookup_dossier", label: t("btn.lookup"), icon: "search", kind: "secondary" })),
+    ];
+  },
+
+  card_key(ctx) {
+    const { t, s, pick } = ctx;
+    const v = s.card_key || {};
+    const n = v.digits > 0 ? v.digits : 6;
+    const digits = ctx.can.get();
+    const boxes = h("div", { class: "can-boxes", "aria-hidden": "true" });
+    for (let i = 0; i < n; i++) boxes.append(h("span", { class: "can-box" + (i === digits.length ? " can-next" : ""), text: digits[i] || "" }));
+    const pad = h("div", { class: "keypad", role: "group", "aria-label": t("label.keypad") });
+    for (const k of ["1", "2", "3", "4", "5", "6", "7", "8", "9", "backspace", "0"]) {
+      const b = k === "backspace"
+        ? h("button", { type: "button", class: "key", "data-key": k, "aria-label": t("btn.backspace") }, icon("backspace"))
+        : h("button", { type: "button", class: "key", "data-key": k, text: k });
+      b.addEventListener("click", () => ctx.can.press(k, n));
+      pad.append(b);
+    }
+    pad.append(btn(ctx, { intent: "enter_can", data: { can: digits }, label: t("btn.ok"), cls: "key key-ok", disabled: digits.length !== n }));
+    return [
+      ...title(t("title.card_key").replace("{n}", n)),
+      h("div", { class: "split" },
+        h("div", { class: "col" },
+          boxes,
+          h("p", { class: "sr-only", role: "status", text: t("label.can_count").replace("{k}", digits.length).replace("{n}", n) }),
+          v.error ? notice("warn", pick(v.error), "alert") : null,
+          h("p", { class: "hint" }, icon("qr"), h("span", { text: t("label.card_qr") }))),
+        h("div", { class: "col" }, pad)),
+    ];
+  },
+
+  reading(ctx) {
+    const { t, s } = ctx;
+    const v = s.reading || {};
+    const pct = Math.max(0, Math.min(100, v.percent | 0));
+    return [
+      ...title(t("title.reading"), t("label.keep_card")),
+      h("div", { class: "progress-wrap" },
+        h("progress", { max: 100, value: pct, "aria-label": t("title.reading"), "aria-valuetext": pct + "%" }),
+        h("p", { class: "progress-text" }, h("span", { class: "pct", text: pct + "%" }), " ",
+          h("span", { "data-step": v.step || "", text: t("step." + (v.step || "access")) }))),
+    ];
+  },
+
+  identity(ctx) {
+    const { t, s, pick } = ctx;
+    const v = s.identity || {};
+    const src = dataImage(v.photo);
+    const photo = src
+      ? h("img", { class: "photo", src, alt: t("label.photo_alt") })
+      : h("div", { class: "photo photo-none", role: "img", "aria-label": t("label.no_photo") }, icon("person"));
+    const row = (label, value) => h("div", { class: "kv" }, h("dt", { text: label }), h("dd", { text: value || "—" }));
+    const checks = h("ul", { class: "checks", "aria-label": t("label.checks") });
+    for (const c of v.checks || []) {
+      checks.append(h("li", { class: c.ok ? "ok" : "warn", "data-check": c.name, "data-state": c.state },
+        icon(c.ok ? "check" : "warning"),
+        h("span", { text: pick(c.label) }),
+        h("span", { class: "sr-only", text: c.ok ? t("check.ok") : t("check.warn") })));
+    }
+    return [
+      ...title(t("title.identity")),
+      h("p", { class: "name", text: v.full_name || "" }),
+      h("div", { class: "id-grid" },
+        h("div", { class: "identity" },
+          photo,
+          h("dl", { class: "kvs id-details" },
+            row(t("label.id_number"), v.id_masked),
+            row(t("label.dob"), showDate(v.date_of_birth)),
+            row(t("label.sex"), v.sex))),
+        h("div", { class: "col" },
+          checks,
+          v.trusted === false ? notice("warn", t("label.untrusted"), "note") : null)),
+      actions(
+        btn(ctx, { intent: "confirm_identity", label: t("btn.confirm_identity"), icon: "check" }),
+        btn(ctx, { intent: "cancel", label: t("btn.not_me"), icon: "close", kind: "secondary" })),
+    ];
+  },
+
+  services(ctx) {
+    const { t, s, pick } = ctx;
+    const tiles = h("div", { class: "tiles" });
+    for (const sv of s.services || []) {
+      const fee = money(sv.fee, sv.fee_vnd);
+      const days = sv.days > 0 ? t("label.days").replace("{n}", sv.days) : t("label.same_day");
+      const b = h("button", { type: "button", class: "tile", "data-intent": "choose_service", "data-code": sv.code, disabled: s.busy },
+        icon("document"),
+        h("span", { class: "tile-name", text: pick(sv.name) }),
+        h("span", { class: "tile-meta" },
+          h("span", { class: fee ? "fee" : "fee free", text: fee ? t("label.fee").replace("{fee}", fee) : t("label.free") }),
+          h("span", { text: days })));
+      b.addEventListener("click", () => ctx.send("choose_service", { code: sv.code }));
+      tiles.append(b);
+    }
+    return [...title(t(s.mode === "hospital" ? "title.services_hospital" : "title.services")), tiles];
+  },
+
+  form(ctx) {
+    const { t, s, pick } = ctx;
+    const v = s.form || {};
+    const list = h("div", { class: "fields" });
+    (v.fields || []).forEach((f, i) => list.append(field(ctx, f, i)));
+    return [
+      ...title(pick(v.procedure), t("title.form")),
+      list,
+      actions(btn(ctx, { intent: "submit_form", label: t("btn.continue"), icon: "next" })),
+    ];
+  },
+
+  attachments(ctx) {
+    const { t, s, pick } = ctx;
+    const v = s.attachments || { items: [] };
+    const scanning = typeof v.scanning === "number" ? v.scanning : -1;
+    const items = v.items || [];
+    const list = h("div", { class: "atts" });
+    items.forEach((it, i) => {
+      const pages = it.pages || [];
+      const thumbs = h("ul", { class: "thumbs", "aria-label": t("label.pages_of").replace("{name}", it.name) });
+      pages.forEach((p, j) => {
+        const src = dataImage(p);
+        const alt = t("label.page_alt").replace("{n}", j + 1).replace("{name}", it.name);
+        thumbs.append(h("li", { class: "thumb" },
+          src ? h("img", { src, alt }) : h("span", { class: "thumb-none", text: alt }),
+          btn(ctx, { intent: "remove_page", data: { attachment: i, page: j }, label: t("btn.remove_page"), icon: "trash", kind: "secondary", cls: "btn-small",
+            aria: t("btn.remove_page_n").replace("{n}", j + 1).replace("{name}", it.name),
+            attrs: { "data-attachment": i, "data-page": j }, disabled: scanning >= 0 })));
+      });
+      const min = it.min_pages | 0;
+      const enough = pages.length >= min;
+      list.append(h("section", { class: "att" + (enough ? " att-ok" : ""), "aria-labelledby": "att-h-" + i },
+        h("h2", { id: "att-h-" + i }, icon(enough && pages.length ? "check" : "document"), h("span", { text: it.name })),
+        h("p", { class: "att-meta", text: t("label.pages_need").replace("{min}", min).replace("{n}", pages.length) }),
+        pages.length ? thumbs : null,
+        scanning === i
+          ? h("div", { class: "progress-wrap" },
+            h("progress", { max: 100, value: Math.max(0, Math.min(100, v.progress | 0)), "aria-label": t("label.scanning") }),
+            h("p", { class: "progress-text", text: t("label.scanning") + " " + (v.progress | 0) + "%" }))
+          : btn(ctx, { intent: "scan_page", data: { attachment: i }, label: t(pages.length ? "btn.scan_more" : "btn.scan"), icon: "scan",
+            kind: enough && pages.length ? "secondary" : "primary", attrs: { "data-attachment": i }, disabled: scanning >= 0 })));
+    });
+    const ready = scanning < 0 && items.every((it) => (it.pages || []).length >= (it.min_pages | 0));
+    return [
+      ...title(t("title.attachments"), t("label.attach_hint")),
+      v.error ? notice("warn", pick(v.error), "alert") : null,
+      list,
+      actions(btn(ctx, { intent: "attachments_done", label: t("btn.continue"), icon: "next", disabled: !ready })),
+    ];
+  },
+
+  consent(ctx) {
+    const { t, s, pick } = ctx;
+    const v = s.consent || {};
+    const box = h("div", { class: "consent-text", tabindex: "0", role: "region", "aria-label": t("title.consent") });
+    for (const para of pick(v.text).split(/\n+/)) if (para.trim()) box.append(h("p", { text: para }));
+    return [
+      ...title(t("title.consent")),
+      box,
+      h("p", { class: "small", text: t("label.consent_version").replace("{v}", v.version || "") }),
+      actions(
+        btn(ctx, { intent: "accept_consent", data: { version: v.version || "" }, label: t("btn.accept"), icon: "check" }),
+        btn(ctx, { intent: "decline_consent", label: t("btn.decline"), icon: "close", kind: "secondary" })),
+    ];
+  },
+
+  payment(ctx) {
+    const { t, s } = ctx;
+    const v = s.payment || {};
+    const st = v.state || "waiting";
+    const amount = money(v.amount, v.amount_vnd);
+    const row = (label, value, cls) => h("div", { class: "kv" + (cls ? " " + cls : "") }, h("dt", { text: label }), h("dd", { text: value || "—" }));
+    const details = h("dl", { class: "kvs" },
+      row(t("label.amount"), amount, "kv-big"),
+      row(t("label.purpose"), v.purpose),
+      row(t("label.reference"), v.reference),
+      row(t("label.payee"), v.payee));
+    const out = [...title(t("title.payment"))];
+    if (st === "waiting") {
+      const src = dataImage(v.qr);
+      out.push(h("div", { class: "pay" },
+        src ? h("img", { class: "qr", src, alt: t("label.qr_alt") }) : h("p", { class: "qr qr-none", text: t("label.qr_alt") }),
+        h("div", { class: "col" },
+          h("p", { class: "countdown" }, icon("clock"), h("span", { text: t("label.expires_in") + " " }),
+            h("strong", { "data-countdown": String(v.expires_at || 0), text: ctx.mmss(v.expires_at) })),
+          details,
+          h("p", { class: "hint", text: t("label.pay_hint") }))));
+    } else if (st === "paid") {
+      out.push(h("div", { class: "big-state ok" }, icon("check", "icon-xl"), h("p", { text: t("status.pay_paid") })), details);
+    } else {
+      out.push(h("div", { class: "big-state warn" }, icon("warning", "icon-xl"), h("p", { text: t(st === "expired" ? "status.pay_expired" : "status.pay_unavailable") })),
+        actions(
+          btn(ctx, { intent: "retry", label: t(st === "expired" ? "btn.new_qr" : "btn.retry"), icon: "qr" }),
+          btn(ctx, { intent: "cancel", label: t("btn.cancel"), icon: "close", kind: "secondary" })));
+    }
+    return out;
+  },
+
+  submitting(ctx) {
+    const { t } = ctx;
+    return [h("div", { class: "hero" }, h("div", { class: "spinner", "aria-hidden": "true" }), ...title(t("title.submitting"), t("label.please_wait")))];
+  },
+
+  done(ctx) {
+    const { t, s, pick } = ctx;
+    const v = s.done || {};
+    const printMsg = {
+      printing: ["print", "status.printing"],
+      printed: ["check", "status.printed"],
+      failed: ["warning", "status.print_failed"],
+      none: ["document", "status.print_none"],
+    }[v.print] || ["document", "status.print_none"];
+    return [
+      h("div", { class: "big-state ok" }, icon("check", "icon-xl")),
+      ...title(t("title.done"), pick(v.procedure)),
+      h("div", { class: "code-box" },
+        h("p", { class: "code-label", text: t("label.ma_ho_so") }),
+        h("p", { class: "code", text: v.ma_ho_so || "" })),
+      v.days > 0 ? h("p", { class: "lead", text: t("label.result_in").replace("{n}", v.days) }) : null,
+      h("p", { class: "notice notice-" + (v.print === "failed" ? "warn" : "info"), "data-print": v.print || "none" },
+        icon(printMsg[0]), h("span", { text: t(printMsg[1]) })),
+      v.print === "failed" && v.print_error ? h("p", { class: "small", text: pick(v.print_error) }) : null,
+      v.print === "failed" || v.print === "none" ? h("p", { class: "lead", text: t("label.write_code") }) : null,
+      actions(btn(ctx, { intent: "finish", label: t("btn.finish"), icon: "check" })),
+    ];
+  },
+
+  dossier_lookup(ctx) {
+    const { t } = ctx;
+    const typeBtn = h("button", { type: "button", class: "btn btn-secondary", "data-action": "type-code" }, icon("keyboard"), h("span", { text: t("btn.type_code") }));
+    typeBtn.addEventListener("click", () => kb.open({
+      mode: "text", telex: false, label: t("label.ma_ho_so"), value: "", maxLength: 40, t,
+      hint: t("label.type_code_hint"),
+      onDone: (val) => {
+        const code = val.trim().toUpperCase();
+        if (code) ctx.send("lookup_dossier", { ma_ho_so: code });
+      },
+    }));
+    return [
+      h("div", { class: "hero" },
+        illustration("receipt"),
+        ...title(t("title.dossier_lookup"), t("label.scan_receipt"))),
+      h("p", { class: "or", text: t("label.or") }),
+      actions(typeBtn),
+    ];
+  },
+
+  dossier_status(ctx) {
+    const { t, s, pick } = ctx;
+    const v = s.dossier || {};
+    const out = [...title(t("title.dossier_status")),
+      h("div", { class: "code-box" },
+        h("p", { class: "code-label", text: t("label.ma_ho_so") }),
+        h("p", { class: "code", text: v.ma_ho_so || "" }))];
+    if (v.found) {
+      out.push(h("p", { class: "status-text", "data-status-code": String(v.status_code | 0), text: pick(v.status) }));
+      if (v.updated_at) out.push(h("p", { class: "lead", text: t("label.updated_at").replace("{t}", v.updated_at) }));
+    } else {
+      out.push(notice("warn", t("status.not_found"), "status"));
+    }
+    out.push(actions(btn(ctx, { intent: "finish", label: t("btn.finish"), icon: "check" })));
+    return out;
+  },
+
+  error(ctx) {
+    const { t, s, pick } = ctx;
+    const v = s.error || {};
+    const acts = v.actions || [];
+    const buttons = [];
+    if (acts.includes("retry")) buttons.push(btn(ctx, { intent: "retry", label: t("btn.retry"), icon: "retry" }));
+    if (acts.includes("restart")) buttons.push(btn(ctx, { intent: "cancel", label: t("btn.restart"), icon: "close", kind: buttons.length ? "secondary" : "primary" }));
+    if (acts.includes("help")) buttons.push(btn(ctx, { intent: "help", label: t("btn.help"), icon: "hand", kind: "secondary" }));
+    return [
+      h("div", { class: "big-state warn" }, icon("warning", "icon-xl")),
+      ...title(pick(v.title) || t("title.error"), pick(v.message)),
+      acts.includes("remove_card") ? h("p", { class: "hint hint-card" }, icon("card"), h("span", { text: t("label.remove_card") })) : null,
+      buttons.length ? actions(...buttons) : null,
+    ];
+  },
+
+  goodbye(ctx) {
+    const { t } = ctx;
+    return [h("div", { class: "hero" }, illustration("takecard"), ...title(t("title.goodbye"), t("label.take_card")))];
+  },
+};
+
+// renderScreen returns the nodes of state.screen, or of the idle screen for a
+// screen this page does not know.
+export function renderScreen(ctx) {
+  const f = screens[ctx.s.screen] || screens.idle;
+  return f(ctx).filter(Boolean);
+}
+
+function field(ctx, f, i) {
+  const { t, pick } = ctx;
+  const label = pick(f.label) + (f.required && !f.locked ? " *" : "");
+  const errId = "ferr-" + i;
+  const err = f.error ? h("p", { class: "field-error", id: errId }, icon("warning"), h("span", { text: pick(f.error) })) : null;
+  const shown = f.type === "date" ? showDate(f.value) : f.value;
+  if (f.locked) {
+    return h("div", { class: "field field-locked", "data-field": f.key },
+      h("span", { class: "field-label" }, icon("lock"), h("span", { text: pick(f.label) })),
+      h("span", { class: "field-value", text: shown || "—" }),
+      h("span", { class: "tag", text: t("label.from_card") }),
+      err);
+  }
+  if (f.type === "select") {
+    const opts = h("div", { class: "options" });
+    for (const o of f.options || []) {
+      opts.append(btn(ctx, { intent: "set_field", data: { key: f.key, value: o }, label: o, kind: o === f.value ? "primary" : "secondary",
+        cls: "opt", attrs: { "data-value": o, "aria-pressed": String(o === f.value) } }));
+    }
+    return h("fieldset", { class: "field", "data-field": f.key, "aria-describedby": err ? errId : undefined },
+      h("legend", { class: "field-label", text: label }), opts, err);
+  }
+  const mode = f.type === "date" ? "date" : (f.type === "phone" || f.type === "number") ? "numeric" : "text";
+  const b = h("button", {
+    type: "button", class: "field-btn" + (f.error ? " has-error" : ""), "data-field": f.key, "data-type": f.type || "text",
+    "aria-describedby": err ? errId : undefined, disabled: ctx.s.busy,
+  },
+  h("span", { class: "field-label", text: label }),
+  h("span", { class: "field-value" + (shown ? "" : " placeholder"), text: shown || t(mode === "date" ? "label.tap_date" : "label.tap_to_type") }),
+  icon(mode === "text" ? "keyboard" : "next"));
+  b.addEventListener("click", () => kb.open({
+    mode, label: pick(f.label), value: f.value || "", maxLength: f.max_length || 0, t,
+    hint: mode === "date" ? t("label.date_hint") : "",
+    onChange: (val) => ctx.send("set_field", { key: f.key, value: val }),
+  }));
+  return h("div", { class: "field" }, b, err);
+}
