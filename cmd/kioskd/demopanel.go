@@ -49,12 +49,12 @@ var demoFaults = []struct {
 	{"backend_down", session.Text{VI: "Mất kết nối hệ thống tỉnh", EN: "Provincial backend down"}},
 }
 
-func newDemoPanel(cfg *config.Config, sims *demoSimulators, log *slog.Logger) (*demoPanel, error) {
+func newDemoPanel(cfg *config.Config, sims *demoSimulators, vpcdAddr string, log *slog.Logger) (*demoPanel, error) {
 	dir, err := virtualcard.DefaultPKIDir(testpki.RSA)
 	if err != nil {
 		return nil, err
 	}
-	return &demoPanel{sims: sims, saneDir: cfg.Devices.Scanner.ConfigDir, vpcdAddr: vpcdReader0, pkiDir: dir,
+	return &demoPanel{sims: sims, saneDir: cfg.Devices.Scanner.ConfigDir, vpcdAddr: vpcdAddr, pkiDir: dir,
 		log: log, faults: map[string]bool{}}, nil
 }
 

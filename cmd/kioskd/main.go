@@ -37,6 +37,8 @@ func run() int {
 	uiListen := fs.String("ui-listen", "", "override ui.listen (loopback HOST:PORT; port 0 picks a free one)")
 	metricsListen := fs.String("metrics-listen", "", "override metrics.listen (loopback HOST:PORT)")
 	controlSocket := fs.String("control-socket", "", "override control.socket; with --demo, instead of the per-user demo socket kioskctl finds by itself")
+	demoVPCD := fs.String("demo-vpcd", vpcdReader0, "with --demo: the vpcd address the demo panel inserts cards at")
+	demoReader := fs.String("demo-reader", "Virtual PCD 00 00", "with --demo: the PC/SC reader the kiosk reads (the one --demo-vpcd feeds)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2
@@ -55,6 +57,7 @@ func run() int {
 	cleanup := func() {}
 	var sims *demoSimulators
 	if *demo {
+		cfg.Devices.CardReader.Reader = *demoReader
 		if cleanup, err = prepareDemo(cfg, *stateDir, *controlSocket); err != nil {
 			fmt.Fprintln(os.Stderr, "kioskd --demo:", err)
 			return 1
@@ -107,7 +110,7 @@ func run() int {
 	uiOpt := ui.Options{Addr: cfg.UI.Listen, Session: sessions, Secret: secret, Speech: newSpeaker(cfg, log), Log: log.With("subsystem", "ui")}
 	var panel *demoPanel
 	if *demo {
-		if panel, err = newDemoPanel(cfg, sims, log.With("subsystem", "demo")); err != nil {
+		if panel, err = newDemoPanel(cfg, sims, *demoVPCD, log.With("subsystem", "demo")); err != nil {
 			log.Error("demo panel", "err", err)
 			return 1
 		}
