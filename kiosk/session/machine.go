@@ -74,7 +74,6 @@ type Machine struct {
 	cueN    uint64
 	cue     *Cue
 	card    bool // a card is on the reader
-	lastErr *ErrorView
 
 	// The published state, read by any goroutine.
 	mu       sync.Mutex
