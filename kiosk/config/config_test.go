@@ -44,8 +44,12 @@ func TestDemoConfigIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Devices.CardReader.Reader != "Virtual PCD*" {
+	// The demo reads the reader its panel and `kioskctl sim card` feed.
+	if c.Devices.CardReader.Reader != "Virtual PCD 00 00" {
 		t.Errorf("demo reader pattern %q", c.Devices.CardReader.Reader)
+	}
+	if c.Payment.BIN == "" || c.Payment.Account == "" {
+		t.Errorf("the demo takes fees: payment %+v", c.Payment)
 	}
 }
 
