@@ -31,6 +31,7 @@ type demoKiosk struct {
 	kioskURL string // with the #k= secret
 	base     string // http://127.0.0.1:PORT
 	key      string
+	reader   string // the PC/SC reader the kiosk reads
 	stateDir string
 	stderr   *bytes.Buffer
 }
@@ -43,7 +44,7 @@ func startDemoKiosk(t testing.TB) *demoKiosk {
 	// A virtual reader of its own: tests in other packages insert cards too.
 	slot := pcsctest.AcquireAny(t)
 	dir := kiosktest.ShortTempDir(t)
-	k := &demoKiosk{stateDir: filepath.Join(dir, "state"), stderr: &bytes.Buffer{}}
+	k := &demoKiosk{stateDir: filepath.Join(dir, "state"), reader: slot.Reader, stderr: &bytes.Buffer{}}
 	k.cmd = exec.Command(bin, "--demo", "--state-dir", k.stateDir, "--ui-listen", "127.0.0.1:0",
 		"--metrics-listen", "127.0.0.1:0", "--control-socket", filepath.Join(dir, "c.sock"),
 		"--demo-vpcd", slot.Addr, "--demo-reader", slot.Reader)
