@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"github.com/vnkiosk/kiosk/devices/scanner/sanesim"
 	"github.com/vnkiosk/kiosk/kiosk/backend/refbackend"
 	"github.com/vnkiosk/kiosk/kiosk/config"
+	"github.com/vnkiosk/kiosk/provisioning/enrol"
+	"github.com/vnkiosk/kiosk/provisioning/identity"
 )
 
 // demoSimulators are the simulated devices `kioskd --demo` plugs in, each
@@ -96,4 +99,29 @@ func (s *demoSimulators) stop() {
 		s.Backend.Close()
 	}
 	s.cancel()
+}
+
+// useExternalBackend points `kioskd --demo --backend URL --backend-ca FILE`
+// at a reference backend running elsewhere (`kioskctl sim backend
+// --demo-enrolment`), so no backend starts inside kioskd. The demo kiosk gets
+// its client certificate from that backend over EST with the well-known token
+// "demo", trusting the CA in caFile, and keeps it in the state directory: an
+// identity already there and still valid is reused.
+func useExternalBackend(ctx context.Context, cfg *config.Config, url, caFile string) error {
+	if caFile == "" {
+		return errors.New("--backend needs --backend-ca, the backend's CA certificate")
+	}
+	id, err := identity.Load(cfg.StateDir)
+	if err != nil || !time.Now().Before(id.NotAfter()) {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		id, err = enrol.Enrol(ctx, enrol.Options{Server: url, Token: refbackend.DemoEnrolmentToken, Site: cfg.Site.Code,
+			KioskID: cfg.Kiosk.ID, CAFile: caFile, StateDir: cfg.StateDir})
+		if err != nil {
+			return fmt.Errorf("enrolment with %s: %w", url, err)
+		}
+	}
+	cfg.Backend.URL, cfg.Backend.CAFile = url, id.CAFile()
+	cfg.Backend.CertFile, cfg.Backend.KeyFile = id.CertFile(), id.KeyFile()
+	return nil
 }

@@ -39,6 +39,8 @@ func run() int {
 	controlSocket := fs.String("control-socket", "", "override control.socket; with --demo, instead of the per-user demo socket kioskctl finds by itself")
 	demoVPCD := fs.String("demo-vpcd", vpcdReader0, "with --demo: the vpcd address the demo panel inserts cards at")
 	demoReader := fs.String("demo-reader", "Virtual PCD 00 00", "with --demo: the PC/SC reader the kiosk reads (the one --demo-vpcd feeds)")
+	demoBackend := fs.String("backend", "", "with --demo: use the reference backend at this https URL (kioskctl sim backend --demo-enrolment) instead of one inside kioskd")
+	demoBackendCA := fs.String("backend-ca", "", "with --demo --backend: the backend's CA certificate (PEM); the kiosk enrols there over EST")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2
@@ -62,11 +64,21 @@ func run() int {
 			fmt.Fprintln(os.Stderr, "kioskd --demo:", err)
 			return 1
 		}
+		if *demoBackend != "" {
+			if err = useExternalBackend(context.Background(), cfg, *demoBackend, *demoBackendCA); err != nil {
+				fmt.Fprintln(os.Stderr, "kioskd --demo:", err)
+				return 1
+			}
+		}
 		if sims, err = startDemoSimulators(cfg); err != nil {
 			fmt.Fprintln(os.Stderr, "kioskd --demo:", err)
 			return 1
 		}
 	} else {
+		if *demoBackend != "" || *demoBackendCA != "" {
+			fmt.Fprintln(os.Stderr, "kioskd: --backend and --backend-ca only go with --demo (configure backend: in the configuration file)")
+			return 2
+		}
 		if *stateDir != "" {
 			cfg.StateDir = *stateDir
 		}

@@ -141,14 +141,18 @@ func (m *Machine) onCardEvent(ctx context.Context, ev pcsc.Event) {
 		m.card = true
 		switch m.screen {
 		case ScreenIdle, ScreenGoodbye, ScreenDossierLookup, ScreenDossierStatus:
-			m.startSession(ctx)
+			m.startSession(ctx).fromCard = true
 			m.screen = ScreenCardKey
 			m.playCue("card")
 		}
 	case pcsc.CardRemoved, pcsc.ReaderRemoved:
 		m.card = false
-		if m.sess != nil && m.sess.doc != nil || m.screen == ScreenCardKey || m.screen == ScreenReading {
+		switch {
+		case m.sess != nil && m.sess.fromCard:
 			m.endSession("card_removed")
+		case m.sess == nil && m.screen == ScreenGoodbye && m.goodbye == nil:
+			// The goodbye screen waited for the card to be taken.
+			m.screen = ScreenIdle
 		}
 	}
 }
@@ -348,6 +352,9 @@ func (m *Machine) back() error {
 		m.screen = ScreenServices
 	case ScreenAttachments:
 		m.screen = ScreenForm
+	case ScreenPayment:
+		// Only once the QR has expired or failed: a waiting payment is busy.
+		m.screen = ScreenConsent
 	case ScreenConsent:
 		if len(s.atts) > 0 {
 			m.screen = ScreenAttachments

@@ -29,7 +29,7 @@ func init() {
 		IntentHelpCancel:      {whileBusy: true, do: func(m *Machine, d json.RawMessage) error { return m.setHelp(d, false) }},
 		IntentStillHere:       {whileBusy: true, do: noData(func(m *Machine) error { return nil })},
 		IntentCancel:          {screens: session, whileBusy: true, do: noData(func(m *Machine) error { m.endSession("cancelled"); return nil })},
-		IntentBack:            {screens: []Screen{ScreenForm, ScreenAttachments, ScreenConsent, ScreenServices}, do: noData((*Machine).back)},
+		IntentBack:            {screens: []Screen{ScreenForm, ScreenAttachments, ScreenConsent, ScreenServices, ScreenPayment}, do: noData((*Machine).back)},
 		IntentEnterCAN:        {screens: []Screen{ScreenCardKey}, do: (*Machine).enterCAN},
 		IntentConfirmIdentity: {screens: []Screen{ScreenIdentity}, do: noData((*Machine).confirmIdentity)},
 		IntentChooseService:   {screens: []Screen{ScreenServices}, do: (*Machine).chooseService},

@@ -242,7 +242,9 @@ func (m *Machine) loop(ctx context.Context, cards <-chan pcscEvent, codes <-chan
 			m.onTimeout(ctx)
 		case <-bye:
 			m.goodbye = nil
-			if m.screen == ScreenGoodbye {
+			// A card left on the reader keeps the goodbye screen ("take your
+			// card") up: the idle screen would ask for a card that is already there.
+			if m.screen == ScreenGoodbye && !m.card {
 				m.screen = ScreenIdle
 			}
 		}

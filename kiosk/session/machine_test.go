@@ -393,6 +393,12 @@ func TestWardFilingFlow(t *testing.T) {
 	r.do(t, IntentFinish, nil)
 	r.waitScreen(t, ScreenGoodbye)
 	r.assertNoPersonalData(t)
+	// The card is still on the reader: goodbye stays until it is taken.
+	time.Sleep(150 * time.Millisecond)
+	if st := r.state(t); st.Screen != ScreenGoodbye {
+		t.Fatalf("left the goodbye screen with the card still on the reader: %s", st.Screen)
+	}
+	r.card.events <- pcsc.Event{Kind: pcsc.CardRemoved}
 	st = r.waitScreen(t, ScreenIdle)
 	if st.Session != "" || st.Lang != "vi" {
 		t.Errorf("idle after the session: %s", r.m.State())
@@ -559,6 +565,17 @@ func TestPaymentExpiresAndRetries(t *testing.T) {
 	st = r.waitFor(t, "waiting again", func(st State) bool { return st.Payment != nil && st.Payment.State == "waiting" })
 	if st.Payment.Reference != ref {
 		t.Errorf("a retried payment changed its reference %s -> %s", ref, st.Payment.Reference)
+	}
+	if err := r.try(IntentBack, nil); intentCode(err) != "wrong_screen" {
+		t.Errorf("back while the payment waits: %v", err)
+	}
+	r.waitFor(t, "expired again", func(st State) bool { return st.Payment != nil && st.Payment.State == "expired" })
+	r.do(t, IntentBack, nil)
+	r.waitScreen(t, ScreenConsent)
+	r.do(t, IntentAcceptConsent, map[string]string{"version": Consent.Version})
+	st = r.waitFor(t, "waiting after back", func(st State) bool { return st.Payment != nil && st.Payment.State == "waiting" })
+	if st.Payment.Reference != ref {
+		t.Errorf("going back changed the payment reference %s -> %s", ref, st.Payment.Reference)
 	}
 	r.do(t, IntentCancel, nil)
 	r.waitScreen(t, ScreenGoodbye)

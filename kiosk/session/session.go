@@ -17,6 +17,7 @@ type session struct {
 	cancel   context.CancelFunc
 	deadline time.Time
 	busy     bool // a read, scan, payment wait or submission is running
+	fromCard bool // began with a card on the reader: taking it away ends the session
 
 	can      string
 	keyError *Text
@@ -82,5 +83,5 @@ func (s *session) wipe() {
 		}
 	}
 	clear(s.form)
-	*s = session{id: s.id, cancel: s.cancel, ctx: s.ctx}
+	*s = session{id: s.id, cancel: s.cancel, ctx: s.ctx, fromCard: s.fromCard}
 }
