@@ -212,25 +212,7 @@ func TestTouchscreenWardFiling(t *testing.T) {
 	k := startDemoKiosk(t)
 	p := openKiosk(t, k, 1080, 1920)
 
-	k.demo(t, "insert_card", "nguyen-van-an")
-	p.screen("card_key")
-	tapDigits(p, "012345")
-	p.tap(`[data-intent="enter_can"]`)
-	p.screen("identity")
-	if h := p.html(); !strings.Contains(h, "Nguyễn Văn An") || strings.Contains(h, "001083012345") {
-		t.Fatal("the identity screen must show the name and never the full ID number")
-	}
-	p.tap(`[data-intent="confirm_identity"]`)
-	p.screen("services")
-	p.tap(`[data-intent="choose_service"][data-code="1.004873"]`)
-	p.screen("form")
-	p.tap(`button[data-field="phone"]`)
-	tapDigits(p, "0912345678")
-	p.tap(`[data-key="done"]`)
-	p.tap(`[data-field="purpose"] [data-value="Kết hôn"]`)
-	p.waitFor("the phone number in the form", `document.querySelector('[data-field="phone"]').textContent.includes("0912345678")`)
-	p.tap(`[data-intent="submit_form"]`)
-	p.screen("attachments")
+	toAttachments(p, k)
 	p.tap(`[data-intent="scan_page"][data-attachment="0"]`)
 	p.waitFor("a scanned page's preview", `!!document.querySelector('img[src^="data:image/jpeg"]')`)
 	p.Screenshot("attachments-scanned")
@@ -290,6 +272,63 @@ func TestTouchscreenWardFiling(t *testing.T) {
 	if len(pages) != 2 {
 		t.Errorf("the printer simulator printed %d tickets, want the dossier receipt and the fee receipt", len(pages))
 	}
+}
+
+// toAttachments takes a fresh kiosk page from idle to the attachments screen of
+// a marital-status confirmation for the sample citizen Nguyễn Văn An.
+func toAttachments(p *kioskPage, k *demoKiosk) {
+	p.t.Helper()
+	k.demo(p.t, "insert_card", "nguyen-van-an")
+	p.screen("card_key")
+	tapDigits(p, "012345")
+	p.tap(`[data-intent="enter_can"]`)
+	p.screen("identity")
+	if h := p.html(); !strings.Contains(h, "Nguyễn Văn An") || strings.Contains(h, "001083012345") {
+		p.t.Fatal("the identity screen must show the name and never the full ID number")
+	}
+	p.tap(`[data-intent="confirm_identity"]`)
+	p.screen("services")
+	p.tap(`[data-intent="choose_service"][data-code="1.004873"]`)
+	p.screen("form")
+	p.tap(`button[data-field="phone"]`)
+	tapDigits(p, "0912345678")
+	p.tap(`[data-key="done"]`, `[data-field="purpose"] [data-value="Kết hôn"]`)
+	p.waitFor("the phone number in the form", `document.querySelector('[data-field="phone"]').textContent.includes("0912345678")`)
+	p.tap(`[data-intent="submit_form"]`)
+	p.screen("attachments")
+}
+
+// TestTouchscreenDeviceFaults switches the demo panel's faults during a filing:
+// a scanner jam says what to do and a second scan works; a printer out of paper
+// still files the dossier and tells the citizen to note its code.
+func TestTouchscreenDeviceFaults(t *testing.T) {
+	t.Parallel()
+	k := startDemoKiosk(t)
+	p := openKiosk(t, k, 1080, 1920)
+	toAttachments(p, k)
+	k.demo(t, "fault", "scanner_jammed")
+	p.tap(`[data-intent="scan_page"][data-attachment="0"]`)
+	p.waitFor("the jam message", `document.body.textContent.includes("kẹt")`)
+	p.Screenshot("scanner-jammed")
+	k.demo(t, "fault", "scanner_jammed")
+	p.tap(`[data-intent="scan_page"][data-attachment="0"]`)
+	p.waitFor("a scanned page's preview", `!!document.querySelector('img[src^="data:image/jpeg"]')`)
+	p.tap(`[data-intent="attachments_done"]`)
+	p.screen("consent")
+	p.tap(`[data-intent="accept_consent"]`)
+	p.screen("payment")
+	k.demo(t, "fault", "printer_paper_out")
+	time.Sleep(1500 * time.Millisecond) // the printer's status poll notices
+	k.demo(t, "pay", "")
+	p.screen("done")
+	p.waitFor("the printer notice", `!!document.querySelector('[data-print="failed"]') && document.body.textContent.includes("hết giấy")`)
+	p.Screenshot("printer-out-of-paper")
+	if !regexp.MustCompile(`000\.00\.00\.H00-[0-9]{6}-[0-9]{4}`).MatchString(p.html()) {
+		t.Error("the dossier code must stay on screen when the receipt cannot print")
+	}
+	// Paper loaded: the spooled receipts print.
+	k.demo(t, "fault", "printer_paper_out")
+	p.waitFor("receipts printed after the paper came back", `!!document.querySelector('[data-print="printed"]')`)
 }
 
 // TestTouchscreenLandscapeEnglishCardPulled runs in landscape and English:

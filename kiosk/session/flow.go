@@ -178,11 +178,31 @@ func (m *Machine) onCode(ctx context.Context, sc barcodeScan) {
 }
 
 func (m *Machine) onPrinterEvent(ev printer.Event) {
+	if ev.JobID == "" && (ev.Kind == printer.EventStatus || ev.Kind == printer.EventDisconnected || ev.Kind == printer.EventConnected) {
+		// The printer's condition, to say why a receipt waits.
+		m.printerNotice = ev.Notice
+		if ev.Kind == printer.EventDisconnected && ev.Notice.IsZero() {
+			m.printerNotice = printer.NoticeUnreachable
+		}
+	}
 	s := m.sess
 	if s == nil || s.done == nil || !s.printJobs[ev.JobID] {
 		return
 	}
 	switch ev.Kind {
+	case printer.EventJobQueued:
+		if ev.Notice.IsZero() {
+			return
+		}
+		// Queued behind a printer that cannot print now: it prints later, from
+		// the encrypted spool, but the citizen should not wait for it.
+		why := m.printerNotice
+		s.done.Print = "failed"
+		s.done.PrintError = &Text{
+			VI: join(why.VI, "Phiếu sẽ được in khi máy in sẵn sàng; vui lòng ghi lại mã hồ sơ trên màn hình."),
+			EN: join(why.EN, "The receipt will print when the printer is ready; please note the application code on the screen."),
+		}
+		m.playCue("error")
 	case printer.EventJobPrinted:
 		delete(s.printJobs, ev.JobID)
 		if len(s.printJobs) == 0 {
@@ -200,6 +220,13 @@ func (m *Machine) onPrinterEvent(ev printer.Event) {
 	case printer.EventJobRetry:
 		s.done.Print = "printing"
 	}
+}
+
+func join(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + " " + b
 }
 
 func (m *Machine) enterCAN(data json.RawMessage) error {

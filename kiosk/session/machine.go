@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vnkiosk/kiosk/devices/cabinet"
+	"github.com/vnkiosk/kiosk/devices/printer"
 	"github.com/vnkiosk/kiosk/kiosk/config"
 	"github.com/vnkiosk/kiosk/kiosk/daemon"
 	"github.com/vnkiosk/kiosk/kiosk/filing"
@@ -74,6 +75,8 @@ type Machine struct {
 	cueN    uint64
 	cue     *Cue
 	card    bool // a card is on the reader
+	// printerNotice is the printer's last reported condition (paper out…).
+	printerNotice printer.Notice
 
 	// The published state, read by any goroutine.
 	mu       sync.Mutex
