@@ -49,6 +49,7 @@ var demoActions = map[string]bool{
 	"remove_card": false, // no arg
 	"pay":         false, // pays the pending VietQR fee
 	"fault":       true,  // arg: fault name; toggles it
+	"scan_code":   true,  // arg: the text a code holds; the simulated QR scanner reads it
 }
 
 // Errors DemoControl implementations wrap so the API answers with the right status.

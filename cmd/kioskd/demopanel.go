@@ -119,6 +119,11 @@ func (p *demoPanel) DemoAction(ctx context.Context, action, arg string) error {
 		return nil
 	case "fault":
 		return p.toggle(arg)
+	case "scan_code":
+		if p.sims.Barcode == nil {
+			return fmt.Errorf("%w: no simulated QR scanner", ui.ErrDemoRefused)
+		}
+		return p.sims.Barcode.Scan(arg)
 	}
 	return fmt.Errorf("%w: action %q", ui.ErrDemoNotFound, action)
 }

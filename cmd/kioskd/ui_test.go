@@ -272,6 +272,22 @@ func TestTouchscreenWardFiling(t *testing.T) {
 	if len(pages) != 2 {
 		t.Errorf("the printer simulator printed %d tickets, want the dossier receipt and the fee receipt", len(pages))
 	}
+
+	// The citizen comes back with the printed receipt: its QR, read off the
+	// printed page and scanned at the idle screen, shows the dossier's status.
+	var receiptQR string
+	for _, pg := range pages {
+		out, err := exec.Command("zbarimg", "--raw", "-q", pg).Output()
+		if err == nil && strings.HasPrefix(string(out), "HS1|"+code+"|") {
+			receiptQR = strings.TrimSpace(string(out))
+		}
+	}
+	if receiptQR == "" {
+		t.Fatal("no printed receipt carries the dossier's QR")
+	}
+	k.demo(t, "scan_code", receiptQR)
+	p.screen("dossier_status")
+	p.waitFor("the dossier's status", `!!document.querySelector('[data-status-code="1"]') && document.body.textContent.includes(`+"`"+code+"`"+`)`)
 }
 
 // toAttachments takes a fresh kiosk page from idle to the attachments screen of
@@ -349,6 +365,23 @@ func TestTouchscreenLandscapeEnglishCardPulled(t *testing.T) {
 			t.Errorf("Telex %q typed %q, want %q", c.keys, got, c.want)
 		}
 	}
+	// Staff called from the idle screen: the banner, then cancelled.
+	p.tap(`header [data-intent="help"], [data-intent="help"]`)
+	p.waitFor("the help banner", `!!document.querySelector('[data-intent="help_cancel"]')`)
+	p.screen("idle")
+	p.tap(`[data-intent="help_cancel"]`)
+	// A receipt's code typed on the lookup screen: unknown to the backend.
+	p.tap(`#screen [data-intent="lookup_dossier"]`)
+	p.screen("dossier_lookup")
+	p.tap(`[data-action="type-code"]`)
+	for _, c := range "000.00.00.h00-261122-0009" {
+		p.tap(fmt.Sprintf(`[data-key="%c"]`, c))
+	}
+	p.tap(`[data-key="done"]`)
+	p.screen("dossier_status")
+	p.tap(`[data-intent="finish"]`)
+	p.screen("idle")
+
 	p.tap(`[data-intent="set_language"][data-lang="en"]`)
 	p.waitFor("English", `document.documentElement.lang === "en"`)
 	doc, err := virtualcard.Sample("tran-thi-mai")

@@ -131,6 +131,11 @@ function start() {
   }
   $("remove").addEventListener("click", () => act("remove_card"));
   $("pay").addEventListener("click", () => act("pay"));
+  $("scanform").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const code = $("code").value.trim();
+    if (code) act("scan_code", code);
+  });
   poll();
   setInterval(() => { if (!busy) poll(); }, 1000);
 }
