@@ -37,6 +37,11 @@ type Config struct {
 	Devices  Devices `yaml:"devices"`
 	Source   string  `yaml:"-"` // the file it was loaded from, "" for built-in
 	lines    lineMap
+
+	// Hospital is for site kind hospital only: departments and staff (hospital.go).
+	Hospital Hospital `yaml:"hospital"`
+	// Insurance is the BHYT gateway hospital kiosks check cards with (insurance.go).
+	Insurance Insurance `yaml:"insurance"`
 }
 
 // Kiosk identifies this machine.
@@ -448,6 +453,8 @@ func (c *Config) validate() Errors {
 	default:
 		add(c.errf("devices.display.kind", "%q is not a supported display; expected st7789, ssd1306 or nothing", c.Devices.Display.Kind))
 	}
+	es = append(es, c.validateHospital()...)
+	es = append(es, c.validateInsurance()...)
 	sortByLine(es)
 	return es
 }

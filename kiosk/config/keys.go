@@ -19,6 +19,15 @@ func checkKeys(file, prefix string, n *yaml.Node, t reflect.Type) Errors {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	// A list of sections (hospital.departments) is checked entry by entry; a
+	// list given where a section belongs is left to the decoder's type error.
+	if t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode {
+		var es Errors
+		for i, item := range n.Content {
+			es = append(es, checkKeys(file, fmt.Sprintf("%s[%d]", prefix, i), item, t.Elem())...)
+		}
+		return es
+	}
 	if t.Kind() != reflect.Struct || t == reflect.TypeFor[Duration]() {
 		return nil
 	}
