@@ -12,6 +12,7 @@ import (
 	"github.com/vnkiosk/kiosk/devices/idcard"
 	"github.com/vnkiosk/kiosk/devices/idcard/pcsc"
 	"github.com/vnkiosk/kiosk/devices/printer"
+	"github.com/vnkiosk/kiosk/kiosk/insurance"
 	"github.com/vnkiosk/kiosk/kiosk/procedure"
 )
 
@@ -107,6 +108,12 @@ func (m *Machine) endSession(reason string) {
 	}
 	m.sessions.WithLabelValues(reason).Inc()
 	m.log.Info("session ended", "end", reason)
+	if m.staff != nil && reason != "shutdown" {
+		// A patient's session inside staff mode: back to waiting for the next.
+		m.screen = ScreenStaffHome
+		m.touch()
+		return
+	}
 	m.lang = m.opt.Language
 	m.callStaff(false)
 	if lookup || reason == "shutdown" {
@@ -118,14 +125,20 @@ func (m *Machine) endSession(reason string) {
 }
 
 func (m *Machine) finishReason() string {
-	if m.screen == ScreenDone {
+	switch m.screen {
+	case ScreenDone:
 		return "filed"
+	case ScreenTicket:
+		return "ticket"
 	}
 	return "looked_up"
 }
 
 func (m *Machine) onTimeout(context.Context) {
 	if m.sess == nil {
+		if m.staff != nil {
+			m.logoutStaff("timeout")
+		}
 		return
 	}
 	if m.sess.busy {
@@ -140,7 +153,7 @@ func (m *Machine) onCardEvent(ctx context.Context, ev pcsc.Event) {
 	case pcsc.CardInserted:
 		m.card = true
 		switch m.screen {
-		case ScreenIdle, ScreenGoodbye, ScreenDossierLookup, ScreenDossierStatus:
+		case ScreenIdle, ScreenGoodbye, ScreenDossierLookup, ScreenDossierStatus, ScreenStaffHome:
 			m.startSession(ctx).fromCard = true
 			m.screen = ScreenCardKey
 			m.playCue("card")
@@ -160,6 +173,9 @@ func (m *Machine) onCardEvent(ctx context.Context, ev pcsc.Event) {
 func (m *Machine) onCode(ctx context.Context, sc barcodeScan) {
 	c := sc.Content
 	switch {
+	case m.screen == ScreenStaffHome && m.sess == nil && c.Card != nil:
+		m.lookupByCardQR(c.Card)
+		m.touch()
 	case m.screen == ScreenCardKey && c.CAN != "":
 		// The QR printed on the card carries the ID number, whose last six digits
 		// are the CAN: no typing needed.
@@ -186,7 +202,7 @@ func (m *Machine) onPrinterEvent(ev printer.Event) {
 		}
 	}
 	s := m.sess
-	if s == nil || s.done == nil || !s.printJobs[ev.JobID] {
+	if s == nil || !s.printJobs[ev.JobID] {
 		return
 	}
 	switch ev.Kind {
@@ -197,8 +213,8 @@ func (m *Machine) onPrinterEvent(ev printer.Event) {
 		// Queued behind a printer that cannot print now: it prints later, from
 		// the encrypted spool, but the citizen should not wait for it.
 		why := m.printerNotice
-		s.done.Print = "failed"
-		s.done.PrintError = &Text{
+		s.printState = "failed"
+		s.printErr = &Text{
 			VI: join(why.VI, "Phiếu sẽ được in khi máy in sẵn sàng; vui lòng ghi lại mã hồ sơ trên màn hình."),
 			EN: join(why.EN, "The receipt will print when the printer is ready; please note the application code on the screen."),
 		}
@@ -206,19 +222,19 @@ func (m *Machine) onPrinterEvent(ev printer.Event) {
 	case printer.EventJobPrinted:
 		delete(s.printJobs, ev.JobID)
 		if len(s.printJobs) == 0 {
-			s.done.Print, s.done.PrintError = "printed", nil
+			s.printState, s.printErr = "printed", nil
 			m.playCue("printed")
 		}
 	case printer.EventJobStalled, printer.EventJobDropped:
-		s.done.Print = "failed"
+		s.printState = "failed"
 		n := ev.Notice
 		if n.IsZero() {
 			n = printer.NoticeStalled
 		}
-		s.done.PrintError = &Text{VI: n.VI, EN: n.EN}
+		s.printErr = &Text{VI: n.VI, EN: n.EN}
 		m.playCue("error")
 	case printer.EventJobRetry:
-		s.done.Print = "printing"
+		s.printState = "printing"
 	}
 }
 
@@ -332,8 +348,11 @@ func (m *Machine) onReadDone(s *session, doc *idcard.Document, err error) {
 		s.photoURL = "data:" + doc.Photo.MIME + ";base64," + base64.StdEncoding.EncodeToString(doc.Photo.Data)
 	}
 	s.reading = ReadingView{Step: "done", Percent: 100}
-	m.screen = ScreenIdentity
 	m.playCue("card")
+	if m.afterRead(s) {
+		return
+	}
+	m.screen = ScreenIdentity
 }
 
 // fail shows the error screen; retry (nil for none) is what its retry button
@@ -367,6 +386,10 @@ func (m *Machine) retry() error {
 
 func (m *Machine) confirmIdentity() error {
 	m.screen = ScreenServices
+	if m.hospital() {
+		d := m.sess.doc
+		m.startInsurance(insurance.Query{CardNumber: str(d.IDNumber), Name: str(d.FullName), DOB: str(d.DateOfBirth)})
+	}
 	return nil
 }
 
@@ -398,6 +421,9 @@ func (m *Machine) chooseService(data json.RawMessage) error {
 	}
 	if err := decode(data, &d); err != nil {
 		return err
+	}
+	if m.hospital() {
+		return invalid("a hospital kiosk offers departments, not procedures")
 	}
 	var p *procedure.Procedure
 	for _, q := range m.opt.Procedures {

@@ -22,7 +22,8 @@ var handlers map[string]handler
 
 func init() {
 	session := []Screen{ScreenCardKey, ScreenReading, ScreenIdentity, ScreenServices, ScreenForm, ScreenAttachments,
-		ScreenConsent, ScreenPayment, ScreenSubmitting, ScreenDone, ScreenDossierLookup, ScreenDossierStatus, ScreenError}
+		ScreenConsent, ScreenPayment, ScreenSubmitting, ScreenDone, ScreenDossierLookup, ScreenDossierStatus, ScreenError,
+		ScreenTicket, ScreenStaffPIN, ScreenInsurance}
 	handlers = map[string]handler{
 		IntentSetLanguage:     {whileBusy: true, do: (*Machine).setLanguage},
 		IntentHelp:            {whileBusy: true, do: func(m *Machine, d json.RawMessage) error { return m.setHelp(d, true) }},
@@ -41,8 +42,14 @@ func init() {
 		IntentAcceptConsent:   {screens: []Screen{ScreenConsent}, do: (*Machine).acceptConsent},
 		IntentDeclineConsent:  {screens: []Screen{ScreenConsent}, do: noData(func(m *Machine) error { m.endSession("declined"); return nil })},
 		IntentRetry:           {screens: []Screen{ScreenError, ScreenPayment}, do: noData((*Machine).retry)},
-		IntentFinish:          {screens: []Screen{ScreenDone, ScreenDossierStatus}, do: noData(func(m *Machine) error { m.endSession(m.finishReason()); return nil })},
-		IntentLookupDossier:   {screens: []Screen{ScreenIdle, ScreenGoodbye, ScreenDossierLookup, ScreenDossierStatus}, do: (*Machine).lookupDossier},
+		IntentFinish:          {screens: []Screen{ScreenDone, ScreenDossierStatus, ScreenTicket}, do: noData(func(m *Machine) error { m.endSession(m.finishReason()); return nil })},
+
+		IntentChooseDepartment: {screens: []Screen{ScreenServices}, do: (*Machine).chooseDepartment},
+		IntentEnterPIN:         {screens: []Screen{ScreenStaffPIN}, do: (*Machine).enterPIN},
+		IntentNextPatient:      {screens: []Screen{ScreenInsurance, ScreenStaffHome}, whileBusy: true, do: noData((*Machine).nextPatient)},
+		IntentRetryInsurance:   {screens: []Screen{ScreenInsurance}, do: noData((*Machine).retryInsurance)},
+		IntentStaffLogout:      {whileBusy: true, do: noData((*Machine).staffLogout)},
+		IntentLookupDossier:    {screens: []Screen{ScreenIdle, ScreenGoodbye, ScreenDossierLookup, ScreenDossierStatus}, do: (*Machine).lookupDossier},
 	}
 }
 

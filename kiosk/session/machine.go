@@ -34,6 +34,13 @@ type Options struct {
 	Cabinet  CabinetEvents    // the help button
 	Sequence *filing.Sequence // MaHoSo numbering; required to file
 
+	// Hospital kiosks.
+	Departments []config.Department
+	Insurance   InsuranceChecker
+	Queue       TicketQueue
+	Audit       AuditLog
+	Staff       StaffDirectory
+
 	Site       config.Site
 	KioskID    string
 	Payment    config.Payment
@@ -74,7 +81,8 @@ type Machine struct {
 	timer   *time.Timer
 	cueN    uint64
 	cue     *Cue
-	card    bool // a card is on the reader
+	card    bool       // a card is on the reader
+	staff   *staffMode // a health staff member is logged in
 	// printerNotice is the printer's last reported condition (paper out…).
 	printerNotice printer.Notice
 
@@ -370,10 +378,19 @@ func (m *Machine) touch() {
 		m.timer.Stop()
 		m.timer = nil
 	}
-	if m.sess == nil {
+	deadline := m.opt.Now().Add(m.opt.IdleTimeout)
+	switch {
+	case m.sess != nil:
+		m.sess.deadline = deadline
+	case m.staff != nil:
+		// Staff mode between patients ends too when nobody touches the screen.
+		m.staff.deadline = deadline
+	default:
 		return
 	}
-	m.sess.deadline = m.opt.Now().Add(m.opt.IdleTimeout)
+	if m.staff != nil {
+		m.staff.deadline = deadline
+	}
 	m.timer = time.NewTimer(m.opt.IdleTimeout)
 }
 

@@ -38,6 +38,8 @@ type fakeCard struct {
 	err    error              // the next read's error
 	gate   chan struct{}      // when set, a read waits for it
 	docs   []*idcard.Document // every document handed out, to check wiping
+	// patient, when set, is the next card's holder instead of the sample.
+	patient *idcard.Document
 }
 
 func newFakeCard() *fakeCard { return &fakeCard{events: make(chan pcsc.Event, 8)} }
@@ -66,6 +68,11 @@ func (c *fakeCard) Read(ctx context.Context, key idcard.AccessKey, opt idcard.Op
 		return nil, idcard.ErrAccessDenied
 	}
 	d := filing.SampleDocument()
+	c.mu.Lock()
+	if c.patient != nil {
+		d, c.patient = c.patient, nil
+	}
+	c.mu.Unlock()
 	d.Photo = &idcard.Photo{MIME: "image/jpeg", Data: []byte("photo bytes of the citizen")}
 	d.Verification = &idcard.Verification{Access: "PACE-CAN", Passive: idcard.PassiveResult{State: "valid", SODHash: strings.Repeat("ab", 32)},
 		ChipAuth: idcard.AuthResult{State: idcard.AuthOK}, ActiveAuth: idcard.AuthResult{State: idcard.AuthNotSupported}}

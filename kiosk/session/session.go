@@ -6,6 +6,7 @@ import (
 
 	"github.com/vnkiosk/kiosk/devices/idcard"
 	"github.com/vnkiosk/kiosk/devices/scanner"
+	"github.com/vnkiosk/kiosk/kiosk/insurance"
 	"github.com/vnkiosk/kiosk/kiosk/procedure"
 )
 
@@ -44,10 +45,22 @@ type session struct {
 	payState   string
 	paidAt     time.Time
 
-	done      *DoneView
-	printJobs map[string]bool // receipt jobs not yet printed
+	done       *DoneView
+	printJobs  map[string]bool // receipt or ticket jobs not yet printed
+	printState string          // printing, printed, failed, none
+	printErr   *Text
 
 	dossier *DossierView
+
+	// Hospital.
+	pinFor, pinName string          // a staff member's card was read: their ID number and name
+	pinErr          *Text           //
+	insQuery        insurance.Query // what the insurance check asked, for a retry
+	insName         string          // the name from a scanned card QR (staff mode)
+	insState        string          // checking, done, not_configured; "" before any check
+	ins             *insurance.Result
+	pendingDept     string // the department chosen while the check ran
+	ticket          *TicketView
 
 	err   *ErrorView
 	retry func() // what the error screen's retry does; nil: no retry

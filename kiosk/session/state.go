@@ -26,6 +26,15 @@ const (
 	ScreenDossierStatus Screen = "dossier_status" // a dossier's status from the backend
 	ScreenError         Screen = "error"          // what happened and what to do next
 	ScreenGoodbye       Screen = "goodbye"        // take your card; the session has ended
+
+	// Hospital kiosks. A patient: card → CAN → reading → identity → services
+	// (departments, with the insurance check running) → ticket. A staff
+	// member: own card → staff_pin → staff_home → the patient's card or its
+	// QR → insurance (the full check) → staff_home.
+	ScreenTicket    Screen = "ticket"     // the queue ticket: number, department, insurance state
+	ScreenStaffPIN  Screen = "staff_pin"  // a staff member's card was read: type the PIN
+	ScreenStaffHome Screen = "staff_home" // staff mode: place the patient's card or scan its QR
+	ScreenInsurance Screen = "insurance"  // staff mode: a patient's insurance check in full
 )
 
 // Text is a user-facing sentence in Vietnamese and English.
@@ -60,6 +69,70 @@ type State struct {
 	Done        *DoneView        `json:"done,omitempty"`
 	Dossier     *DossierView     `json:"dossier,omitempty"`
 	Error       *ErrorView       `json:"error,omitempty"`
+
+	Departments []DepartmentView `json:"departments,omitempty"` // services, hospital mode
+	Insurance   *InsuranceView   `json:"insurance,omitempty"`   // services (hospital) and insurance
+	Ticket      *TicketView      `json:"ticket,omitempty"`
+	PIN         *PINView         `json:"pin,omitempty"`
+	Staff       *StaffView       `json:"staff,omitempty"` // set on every screen while staff are logged in
+}
+
+// DepartmentView is one department or clinic a patient can queue for.
+type DepartmentView struct {
+	Code string `json:"code"`
+	Name Text   `json:"name"`
+}
+
+// InsuranceView is a health insurance (BHYT) check: its progress, then its
+// result. Dates are dd/MM/yyyy for the screen.
+type InsuranceView struct {
+	State              string      `json:"state"` // checking, done, not_configured
+	Kind               string      `json:"kind,omitempty"`
+	Code               string      `json:"code,omitempty"` // maKetQua
+	OK                 bool        `json:"ok"`             // the card is valid for treatment today
+	Retryable          bool        `json:"retryable"`      // not checked through no fault of the card: staff retry later
+	Message            Text        `json:"message"`
+	FullName           string      `json:"full_name,omitempty"` // staff screen only
+	CardNumber         string      `json:"card_number,omitempty"`
+	ValidFrom          string      `json:"valid_from,omitempty"`
+	ValidTo            string      `json:"valid_to,omitempty"`
+	RegisteredFacility string      `json:"registered_facility,omitempty"`
+	FiveYearDate       string      `json:"five_year_date,omitempty"`
+	BenefitLevel       *Text       `json:"benefit_level,omitempty"`
+	NewCardNumber      string      `json:"new_card_number,omitempty"`
+	Visits             []VisitView `json:"visits,omitempty"`
+}
+
+// VisitView is one recent visit on an insurance card.
+type VisitView struct {
+	Date      string `json:"date"`
+	Facility  string `json:"facility"`
+	Diagnosis string `json:"diagnosis,omitempty"`
+}
+
+// TicketView is the printed queue ticket. It holds no personal data.
+type TicketView struct {
+	Number     string `json:"number"` // "K012"
+	Department Text   `json:"department"`
+	IssuedAt   string `json:"issued_at"` // 15:04
+	Insurance  string `json:"insurance"` // checked, not_checked, problem
+	Note       *Text  `json:"note,omitempty"`
+	Print      string `json:"print"` // printing, printed, failed, none
+	PrintError *Text  `json:"print_error,omitempty"`
+}
+
+// PINView asks a staff member for their PIN.
+type PINView struct {
+	Name      string `json:"name"` // the staff member the card belongs to
+	MinDigits int    `json:"min_digits"`
+	MaxDigits int    `json:"max_digits"`
+	Error     *Text  `json:"error,omitempty"`
+}
+
+// StaffView is the logged-in staff member.
+type StaffView struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
 }
 
 // Timeout is the inactivity deadline of the current screen, in Unix milliseconds:
@@ -234,6 +307,12 @@ const (
 	IntentRetry           = "retry"            // retry what failed (error, payment expired)
 	IntentFinish          = "finish"           // leave the done / status screen
 	IntentLookupDossier   = "lookup_dossier"   // from idle: show the lookup screen; {"ma_ho_so": "..."} looks one up
+
+	IntentChooseDepartment = "choose_department" // hospital: {"code": "K01"}; prints the ticket
+	IntentEnterPIN         = "enter_pin"         // staff: {"pin": "1357"}
+	IntentNextPatient      = "next_patient"      // staff: done with this patient, wipe and wait for the next
+	IntentRetryInsurance   = "retry_insurance"   // hospital: check the card again (after an offline result)
+	IntentStaffLogout      = "staff_logout"      // staff: end staff mode
 )
 
 // IntentError is an intent the session refuses: unknown, malformed, or not

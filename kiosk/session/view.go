@@ -15,8 +15,14 @@ func (m *Machine) view() State {
 	if st.Mode == "" {
 		st.Mode = "ward"
 	}
+	if m.staff != nil {
+		st.Staff = &StaffView{Name: m.staff.member.Name, Role: string(m.staff.member.Role)}
+	}
 	s := m.sess
 	if s == nil {
+		if m.staff != nil && !m.staff.deadline.IsZero() {
+			st.Timeout = &Timeout{WarnAt: m.staff.deadline.Add(-m.opt.WarnBefore).UnixMilli(), EndsAt: m.staff.deadline.UnixMilli()}
+		}
 		return st
 	}
 	st.Session, st.Busy = s.id, s.busy
@@ -33,6 +39,17 @@ func (m *Machine) view() State {
 	case ScreenIdentity:
 		st.Identity = identityView(s)
 	case ScreenServices:
+		if m.hospital() {
+			for _, d := range m.opt.Departments {
+				dv := DepartmentView{Code: d.Code, Name: Text{VI: d.NameVI, EN: d.NameEN}}
+				if dv.Name.EN == "" {
+					dv.Name.EN = d.NameVI
+				}
+				st.Departments = append(st.Departments, dv)
+			}
+			st.Insurance = s.insuranceView(false)
+			break
+		}
 		for _, p := range m.opt.Procedures {
 			sv := ServiceView{Code: p.Code, Name: Text{VI: p.NameVI, EN: p.NameEN}, FeeVND: p.Fee.AmountVND, Days: p.ProcessingDays}
 			if p.Fee.AmountVND > 0 {
@@ -71,6 +88,7 @@ func (m *Machine) view() State {
 		}
 	case ScreenDone:
 		d := *s.done
+		d.Print, d.PrintError = s.printState, s.printErr
 		st.Done = &d
 	case ScreenDossierLookup:
 		st.CardKey = nil
@@ -80,6 +98,14 @@ func (m *Machine) view() State {
 	case ScreenDossierStatus:
 		d := *s.dossier
 		st.Dossier = &d
+	case ScreenTicket:
+		t := *s.ticket
+		t.Print, t.PrintError = s.printState, s.printErr
+		st.Ticket = &t
+	case ScreenStaffPIN:
+		st.PIN = &PINView{Name: s.pinName, MinDigits: 4, MaxDigits: 8, Error: s.pinErr}
+	case ScreenInsurance:
+		st.Insurance = s.insuranceView(true)
 	case ScreenError:
 		e := *s.err
 		st.Error = &e

@@ -369,12 +369,6 @@ func (m *Machine) onSubmitted(s *session, f *filing.Filing, rec submission.Recei
 // printReceipts prints the dossier receipt, and the fee's e-receipt when a fee
 // was paid. s is nil when the session has already ended.
 func (m *Machine) printReceipts(s *session, f *filing.Filing, rec submission.Receipt) {
-	if m.opt.Printer == nil {
-		if s != nil {
-			s.done.Print = "none"
-		}
-		return
-	}
 	qr, err := qrpayload.FormatReceipt(qrpayload.Receipt{DossierCode: rec.MaHoSo, AgencyCode: m.opt.Site.Code, Received: f.CreatedAt.In(filing.Vietnam)})
 	if err != nil {
 		m.log.Error("receipt QR", "err", err)
@@ -392,18 +386,30 @@ func (m *Machine) printReceipts(s *session, f *filing.Filing, rec submission.Rec
 			pages = append(pages, fr)
 		}
 	}
+	m.printPages(s, pages, Text{VI: "Không in được phiếu. Vui lòng ghi lại mã hồ sơ trên màn hình hoặc gọi nhân viên.",
+		EN: "The receipt could not be printed. Please note the application code on the screen or call staff."})
+}
+
+// printPages queues pages at the printer and follows them for the screen; s is
+// nil when nobody is left to tell. failed is what the screen says if the
+// printer refuses them.
+func (m *Machine) printPages(s *session, pages []layout.Page, failed Text) {
+	if m.opt.Printer == nil {
+		if s != nil {
+			s.printState = "none"
+		}
+		return
+	}
 	if s != nil {
 		s.printJobs = map[string]bool{}
-		s.done.Print = "printing"
+		s.printState = "printing"
 	}
 	for _, p := range pages {
 		id, err := m.opt.Printer.Submit(context.Background(), p)
 		if err != nil {
-			m.log.Warn("receipt not printed", "err", err)
+			m.log.Warn("not printed", "err", err)
 			if s != nil {
-				s.done.Print = "failed"
-				s.done.PrintError = &Text{VI: "Không in được phiếu. Vui lòng ghi lại mã hồ sơ trên màn hình hoặc gọi nhân viên.",
-					EN: "The receipt could not be printed. Please note the application code on the screen or call staff."}
+				s.printState, s.printErr = "failed", &failed
 			}
 			return
 		}

@@ -45,7 +45,10 @@ type QueueTicket struct {
 	// InsuranceChecked says whether the health insurance (BHYT) card was
 	// checked at the kiosk (hospitals); nil leaves the line out (wards).
 	InsuranceChecked *bool
-	QR               string // optional payload, e.g. a link to follow the queue
+	// InsuranceNote, when set, replaces the checked / not checked line: a card
+	// that was checked and found wanting ("BHYT hết hạn").
+	InsuranceNote string
+	QR            string // optional payload, e.g. a link to follow the queue
 }
 
 // Page lays out the ticket.
@@ -63,7 +66,10 @@ func (t QueueTicket) Page() (Page, error) {
 	if t.Counter != "" {
 		p.Add(Text{Text: t.Counter, Align: Center})
 	}
-	if t.InsuranceChecked != nil {
+	switch {
+	case t.InsuranceNote != "":
+		p.Add(Space{Dots: 8}, Text{Text: t.InsuranceNote, Bold: true, Align: Center})
+	case t.InsuranceChecked != nil:
 		s := InsuranceNotChecked
 		if *t.InsuranceChecked {
 			s = InsuranceChecked
