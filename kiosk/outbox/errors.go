@@ -55,14 +55,17 @@ func IsPermanent(err error) bool {
 
 // ClassifyHTTPStatus turns a backend's HTTP status into nil (2xx), Permanent (4xx,
 // except 408 Request Timeout, 425 Too Early and 429 Too Many Requests, which say
-// "later") or Retryable (everything else: 5xx, and 1xx/3xx a forwarder did not
-// expect).
+// "later", and 401/403, which refuse the kiosk rather than the filing: an
+// expired or missing client certificate is fixed on the kiosk and the filing
+// then goes through) or Retryable (everything else: 5xx, and 1xx/3xx a
+// forwarder did not expect).
 func ClassifyHTTPStatus(code int) error {
 	reason := fmt.Sprintf("HTTP %d", code)
 	switch {
 	case code >= 200 && code < 300:
 		return nil
-	case code == http.StatusRequestTimeout, code == http.StatusTooEarly, code == http.StatusTooManyRequests:
+	case code == http.StatusRequestTimeout, code == http.StatusTooEarly, code == http.StatusTooManyRequests,
+		code == http.StatusUnauthorized, code == http.StatusForbidden:
 		return Retryable(reason, nil)
 	case code >= 400 && code < 500:
 		return Permanent(reason, nil)

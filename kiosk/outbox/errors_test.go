@@ -21,7 +21,7 @@ func TestClassifyHTTPStatus(t *testing.T) {
 	}{
 		{200, true, false}, {201, true, false}, {204, true, false},
 		{400, false, true}, {404, false, true}, {409, false, true}, {422, false, true},
-		{408, false, false}, {425, false, false}, {429, false, false},
+		{408, false, false}, {425, false, false}, {429, false, false}, {401, false, false}, {403, false, false},
 		{500, false, false}, {502, false, false}, {503, false, false}, {504, false, false},
 		{302, false, false}, {100, false, false},
 	}

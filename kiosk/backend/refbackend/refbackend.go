@@ -4,7 +4,8 @@
 // atomically), upserts them on MaHoSo, deduplicates repeats by idempotency key
 // and counts every delivery; it answers dossier status and payment long-polls;
 // and it injects faults (latency, 500s, dropped connections) at rates drawn from
-// a seeded generator. Test-only endpoints live under /_sim/.
+// a seeded generator. Test-only endpoints live under /_sim/. It also issues
+// kiosks their client certificates over EST with one-time tokens (est.go).
 package refbackend
 
 import (
@@ -59,6 +60,24 @@ type Options struct {
 	// until the kiosk's backend client sends the header.
 	RequireSignature bool
 	Log              *slog.Logger // nil discards
+	// ESTTokens are one-time enrolment tokens for EST simpleenroll (est.go):
+	// each issues one certificate; a replay is answered 401.
+	ESTTokens []string
+	// DemoEnrolment makes the well-known token "demo" work any number of
+	// times. ANYONE WHO CAN REACH THE BACKEND CAN THEN GET A CLIENT
+	// CERTIFICATE: it exists only for `kioskd --demo --backend URL`, never for
+	// a backend real kiosks use.
+	DemoEnrolment bool
+	// ESTValidity is how long EST-issued certificates are valid (30 days).
+	ESTValidity time.Duration
+	// InsuranceData is what the health-insurance gateway (insurance.go)
+	// answers from; nil serves DemoInsuranceData().
+	InsuranceData *InsuranceData
+	// InsuranceUser and InsurancePassword (plain) are the gateway login; both
+	// empty take DemoInsuranceUser and DemoInsurancePassword.
+	InsuranceUser, InsurancePassword string
+	// InsuranceTokenTTL is how long a gateway token lasts (30m).
+	InsuranceTokenTTL time.Duration
 }
 
 // MaxBody bounds a filing request (attachments in base64 included).
@@ -114,6 +133,8 @@ type Server struct {
 	url string
 
 	counts FaultCounts
+
+	ins *insuranceGateway // the health-insurance gateway (insurance.go)
 }
 
 // FaultCounts counts /v1/ requests and the faults injected into them.
@@ -191,6 +212,7 @@ func New(opt Options) (*Server, error) {
 	}
 	s := &Server{opt: opt, log: opt.Log, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		filings: map[string]*record{}, keys: map[string]string{}, payments: map[string]*payment{}}
+	s.ins = newInsuranceGateway(opt)
 	if opt.DB != "" {
 		b, err := os.ReadFile(opt.DB)
 		switch {
@@ -222,6 +244,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /_sim/filings", s.simFilings)
 	mux.HandleFunc("POST /_sim/payments/{ref}/pay", s.simPay)
 	mux.HandleFunc("POST /_sim/filings/{ma}/status", s.simStatus)
+	s.insuranceRoutes(mux)
 	return mux
 }
 
@@ -241,7 +264,12 @@ func (s *Server) Start(addr string, pki *PKI) (string, error) {
 		host = "127.0.0.1"
 	}
 	s.url = "https://" + net.JoinHostPort(host, port)
-	s.srv = &http.Server{Handler: s.Handler(), TLSConfig: tc, ReadHeaderTimeout: 10 * time.Second,
+	h, err := s.withEST(pki, s.Handler())
+	if err != nil {
+		ln.Close()
+		return "", err
+	}
+	s.srv = &http.Server{Handler: h, TLSConfig: tc, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	go func() { _ = s.srv.ServeTLS(ln, "", "") }()
 	return s.url, nil
