@@ -48,6 +48,7 @@ func (m *Machine) view() State {
 				st.Departments = append(st.Departments, dv)
 			}
 			st.Insurance = s.insuranceView(false)
+			st.Say = "say.departments"
 			break
 		}
 		for _, p := range m.opt.Procedures {

@@ -11,7 +11,8 @@ const KEY_STORE = "kiosk.key";
 const SCALES = [1, 1.25, 1.5];
 const STEPPED = ["form", "attachments", "consent", "payment"];
 const BACK_ON = new Set(["form", "attachments", "consent", "payment"]);
-const NO_CANCEL = new Set(["idle", "goodbye", "done", "dossier_status"]);
+const NO_CANCEL = new Set(["idle", "goodbye", "done", "dossier_status", "ticket", "staff_home", "insurance"]);
+const PAD_ON = new Set(["card_key", "staff_pin"]);
 const WIPE_ON = new Set(["idle", "goodbye"]);
 
 const $ = (id) => document.getElementById(id);
@@ -44,7 +45,8 @@ let lastSession = "";
 let lastScreen = "";
 let lastCue = null;
 let lastLive = "";
-let canBuf = "";
+let lastExtra = "";
+let padBuf = "";         // digits typed on the keypad: a CAN or a staff PIN
 let scale = 0;
 let speech = null;
 let stillSentAt = 0;
@@ -163,7 +165,7 @@ function onFrame(msg) {
 
 // send sends an intent; the screen changes only when a new state arrives.
 function send(name, data) {
-  if (name === "enter_can") canBuf = "";
+  if (name === "enter_can" || name === "enter_pin") padBuf = "";
   const f = { type: "intent", id: "c" + (++idSeq), name };
   if (data !== undefined) f.data = data;
   sendFrame(f);
@@ -173,9 +175,13 @@ function send(name, data) {
 function accept(s) {
   if (!i18n) { pending = s; return; }
   const ended = lastSession !== "" && !s.session;
-  if (ended || WIPE_ON.has(s.screen)) wipe();
+  // A staff session outlives its patients: when the staff member moves on
+  // (the insurance view goes, or staff_home comes back) the patient is
+  // forgotten just as if a session had ended.
+  const nextPatient = (st && st.insurance && !s.insurance) || (s.staff && s.screen === "staff_home" && ui.screen !== "staff_home");
+  if (ended || nextPatient || WIPE_ON.has(s.screen)) wipe();
   if (ended) resetAccessibility();
-  if (s.screen !== "card_key") canBuf = "";
+  if (!PAD_ON.has(s.screen) || s.screen !== ui.screen) padBuf = "";
   playCue(s.cue);
   st = s;
   lastSession = s.session || "";
@@ -188,13 +194,14 @@ function accept(s) {
 // typed digits, live announcements.
 function wipe() {
   kb.reset();
-  canBuf = "";
+  padBuf = "";
   st = null;
   main.replaceChildren();
   bar.replaceChildren();
   banner.replaceChildren();
   live.textContent = "";
   lastLive = "";
+  lastExtra = "";
   modal.hidden = true;
   modal.replaceChildren();
 }
@@ -234,10 +241,10 @@ function speak() {
 const ctx = {
   get s() { return st; },
   t, pick, tIn: (l, k) => tIn(l, k), send, mmss,
-  can: {
-    get: () => canBuf,
+  pad: {
+    get: () => padBuf,
     press(k, n) {
-      canBuf = k === "backspace" ? canBuf.slice(0, -1) : canBuf.length < n ? canBuf + k : canBuf;
+      padBuf = k === "backspace" ? padBuf.slice(0, -1) : padBuf.length < n ? padBuf + k : padBuf;
       render();
     },
   },
@@ -319,6 +326,11 @@ function announce(s, same) {
     const h1 = main.querySelector("h1");
     msg = h1 ? h1.textContent : "";
   }
+  // Parts of a screen that change in place (the insurance check, the
+  // ticket's print) are marked data-announce and read when they change.
+  const extra = [...main.querySelectorAll("[data-announce]")].map((el) => el.innerText.trim().replace(/\s*\n\s*/g, ". ")).join(". ");
+  if (extra && extra !== lastExtra) msg = msg ? msg + ". " + extra : extra;
+  lastExtra = extra;
   if (s.help) msg = (msg ? msg + ". " : "") + t("status.help");
   if (msg && msg !== lastLive) live.textContent = msg;
   lastLive = msg;

@@ -51,6 +51,8 @@ const ICONS = {
   hand: ["M8 13V6a1.5 1.5 0 0 1 3 0v5", "M11 11V4.5a1.5 1.5 0 0 1 3 0V11", "M14 11V6a1.5 1.5 0 0 1 3 0v7c0 4-2.5 8-6.5 8c-2.5 0-4-1.5-5.5-3.5L3 14c-.8-1.2.7-2.6 1.8-1.6L8 15"],
   clock: ["M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18z", "M12 7v5l3.5 2"],
   document: ["M6 3h8l4 4v14H6z", "M14 3v4h4", "M9 12h6", "M9 16h6"],
+  cross: ["M9.5 3.5h5v6h6v5h-6v6h-5v-6h-6v-5h6z"],
+  logout: ["M14 4h5v16h-5", "M10 8l-4 4l4 4", "M6 12h10"],
 };
 
 // icon returns a decorative inline SVG (hidden from assistive technology:

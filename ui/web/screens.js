@@ -74,27 +74,20 @@ const screens = {
     const { t, s, pick } = ctx;
     const v = s.card_key || {};
     const n = v.digits > 0 ? v.digits : 6;
-    const digits = ctx.can.get();
+    const digits = ctx.pad.get();
     const boxes = h("div", { class: "can-boxes", "aria-hidden": "true" });
     for (let i = 0; i < n; i++) boxes.append(h("span", { class: "can-box" + (i === digits.length ? " can-next" : ""), text: digits[i] || "" }));
-    const pad = h("div", { class: "keypad", role: "group", "aria-label": t("label.keypad") });
-    for (const k of ["1", "2", "3", "4", "5", "6", "7", "8", "9", "backspace", "0"]) {
-      const b = k === "backspace"
-        ? h("button", { type: "button", class: "key", "data-key": k, "aria-label": t("btn.backspace") }, icon("backspace"))
-        : h("button", { type: "button", class: "key", "data-key": k, text: k });
-      b.addEventListener("click", () => ctx.can.press(k, n));
-      pad.append(b);
-    }
-    pad.append(btn(ctx, { intent: "enter_can", data: { can: digits }, label: t("btn.ok"), cls: "key key-ok", disabled: digits.length !== n }));
     return [
-      ...title(t("title.card_key").replace("{n}", n)),
+      // With staff logged in, the card on the reader is a patient's.
+      ...title(t(s.staff ? "title.card_key_patient" : "title.card_key").replace("{n}", n)),
       h("div", { class: "split" },
         h("div", { class: "col" },
           boxes,
           h("p", { class: "sr-only", role: "status", text: t("label.can_count").replace("{k}", digits.length).replace("{n}", n) }),
           v.error ? notice("warn", pick(v.error), "alert") : null,
-          h("p", { class: "hint" }, icon("qr"), h("span", { text: t("label.card_qr") }))),
-        h("div", { class: "col" }, pad)),
+          h("p", { class: "hint" }, icon("qr"), h("span", { text: t(s.staff ? "label.card_qr_patient" : "label.card_qr") }))),
+        h("div", { class: "col" },
+          keypad(ctx, n, btn(ctx, { intent: "enter_can", data: { can: digits }, label: t("btn.ok"), cls: "key key-ok", disabled: digits.length !== n })))),
     ];
   },
 
@@ -147,6 +140,7 @@ const screens = {
 
   services(ctx) {
     const { t, s, pick } = ctx;
+    if (s.mode === "hospital") return departments(ctx);
     const tiles = h("div", { class: "tiles" });
     for (const sv of s.services || []) {
       const fee = money(sv.fee, sv.fee_vnd);
@@ -160,7 +154,7 @@ const screens = {
       b.addEventListener("click", () => ctx.send("choose_service", { code: sv.code }));
       tiles.append(b);
     }
-    return [...title(t(s.mode === "hospital" ? "title.services_hospital" : "title.services")), tiles];
+    return [...title(t("title.services")), tiles];
   },
 
   form(ctx) {
@@ -344,6 +338,102 @@ const screens = {
     ];
   },
 
+  // ticket is the hospital's end: the queue number, big enough to read from
+  // a step back, and whether the printer gave it out.
+  ticket(ctx) {
+    const { t, s, pick } = ctx;
+    const v = s.ticket || {};
+    const ins = {
+      checked: ["ok", "check", t("ticket.checked")],
+      not_checked: ["info", "warning", t("ticket.not_checked")],
+      problem: ["warn", "warning", pick(v.note) || t("ticket.problem")],
+    }[v.insurance];
+    const pr = { printing: "print", printed: "check", failed: "warning" }[v.print];
+    return [
+      ...title(t("title.ticket")),
+      h("div", { class: "ticket" },
+        h("p", { class: "ticket-number", "data-ticket": v.number || "", "data-announce": "", text: v.number || "" }),
+        h("p", { class: "ticket-dept", text: pick(v.department) }),
+        v.issued_at ? h("p", { class: "lead", text: t("label.issued_at").replace("{t}", v.issued_at) }) : null),
+      ins ? h("p", { class: "notice notice-" + ins[0], "data-insurance": v.insurance }, icon(ins[1]), h("span", { text: ins[2] })) : null,
+      h("p", { class: "notice notice-" + (v.print === "failed" ? "warn" : "info"), "data-print": v.print || "none", "data-announce": "" },
+        icon(pr || "document"), h("span", { text: t("status.ticket_" + (pr ? v.print : "none")) })),
+      v.print === "failed" && v.print_error ? h("p", { class: "small", text: pick(v.print_error) }) : null,
+      v.print === "failed" || !pr ? h("p", { class: "lead", text: t("label.remember_number") }) : null,
+      actions(btn(ctx, { intent: "finish", label: t("btn.finish"), icon: "check" })),
+    ];
+  },
+
+  // staff_pin: a staff card was read; only dots show what was typed.
+  staff_pin(ctx) {
+    const { t, s, pick } = ctx;
+    const v = s.pin || {};
+    const max = v.max_digits > 0 ? v.max_digits : 8;
+    const min = Math.min(max, v.min_digits > 0 ? v.min_digits : 4);
+    const pin = ctx.pad.get();
+    const dots = h("div", { class: "pin-dots", "aria-hidden": "true" });
+    for (let i = 0; i < max; i++) dots.append(h("span", { class: "pin-dot" + (i < pin.length ? " on" : "") + (i >= min ? " opt" : "") }));
+    const range = min === max ? String(min) : min + "–" + max;
+    return [
+      ...title(t("title.staff_pin").replace("{name}", v.name || ""), t("label.pin_hint").replace("{n}", range)),
+      h("div", { class: "split" },
+        h("div", { class: "col" },
+          dots,
+          h("p", { class: "sr-only", role: "status", text: t("label.pin_count").replace("{k}", pin.length) }),
+          v.error ? notice("warn", pick(v.error), "alert") : null),
+        h("div", { class: "col" },
+          keypad(ctx, max, btn(ctx, { intent: "enter_pin", data: { pin }, label: t("btn.ok"), cls: "key key-ok", disabled: pin.length < min })))),
+    ];
+  },
+
+  staff_home(ctx) {
+    const { t, s, pick } = ctx;
+    const e = s.error;
+    const msg = e ? [pick(e.title), pick(e.message)].filter(Boolean).join(" ") : "";
+    return [
+      msg ? notice("warn", msg, "alert") : null,
+      h("div", { class: "hero" }, illustration("reader"), h("h1", { text: t("title.staff_home") })),
+    ];
+  },
+
+  // insurance is the staff member's full view of one patient's check.
+  insurance(ctx) {
+    const { t, s, pick } = ctx;
+    const v = s.insurance || {};
+    const row = (label, value, cls) => value ? h("div", { class: "kv" + (cls ? " " + cls : "") }, h("dt", { text: label }), h("dd", { text: value })) : null;
+    const valid = v.valid_from || v.valid_to ? (v.valid_from || "…") + " – " + (v.valid_to || "…") : "";
+    const visits = v.visits || [];
+    const th = (k) => h("th", { scope: "col", text: t(k) });
+    const out = [
+      ...title(t("title.insurance")),
+      v.full_name ? h("p", { class: "name", text: v.full_name }) : null,
+      insBanner(ctx, v, true),
+    ];
+    if (v.new_card_number) {
+      out.push(h("p", { class: "new-card", "data-new-card": "" }, icon("card"),
+        h("span", { text: t("label.new_card") }), h("strong", { text: v.new_card_number })));
+    }
+    const dl = h("dl", { class: "kvs" },
+      row(t("label.card_number"), v.card_number, "kv-big"),
+      row(t("label.valid"), valid),
+      row(t("label.facility"), v.registered_facility),
+      row(t("label.five_year"), v.five_year_date),
+      row(t("label.benefit"), pick(v.benefit_level)));
+    const grid = h("div", { class: "ins-grid" }, dl.children.length ? dl : null);
+    out.push(grid);
+    if (visits.length) {
+      grid.append(h("table", { class: "visits" },
+        h("caption", { text: t("label.visits") }),
+        h("thead", null, h("tr", null, th("label.visit_date"), th("label.visit_facility"), th("label.visit_diagnosis"))),
+        h("tbody", null, visits.map((x) => h("tr", null,
+          h("td", { text: showDate(x.date) }), h("td", { text: x.facility || "" }), h("td", { text: x.diagnosis || "—" }))))));
+    }
+    out.push(actions(
+      btn(ctx, { intent: "next_patient", label: t("btn.next_patient"), icon: "next" }),
+      v.retryable && v.state !== "checking" ? btn(ctx, { intent: "retry_insurance", label: t("btn.retry_insurance"), icon: "retry", kind: "secondary" }) : null));
+    return out;
+  },
+
   goodbye(ctx) {
     const { t } = ctx;
     return [h("div", { class: "hero" }, illustration("takecard"), ...title(t("title.goodbye"), t("label.take_card")))];
@@ -351,10 +441,79 @@ const screens = {
 };
 
 // renderScreen returns the nodes of state.screen, or of the idle screen for a
-// screen this page does not know.
+// screen this page does not know. While staff are logged in every screen
+// starts with their bar, so it is always clear whose mode the kiosk is in.
 export function renderScreen(ctx) {
   const f = screens[ctx.s.screen] || screens.idle;
-  return f(ctx).filter(Boolean);
+  const out = f(ctx);
+  if (ctx.s.staff) out.unshift(staffBar(ctx));
+  return out.filter(Boolean);
+}
+
+function staffBar(ctx) {
+  const { t, s } = ctx;
+  const v = s.staff;
+  return h("section", { class: "staff-bar", "aria-label": t("label.staff") },
+    icon("person"),
+    h("p", { class: "staff-who" }, h("strong", { text: v.name || "" }), v.role ? h("span", { text: v.role }) : null),
+    btn(ctx, { intent: "staff_logout", label: t("btn.logout"), icon: "logout", kind: "secondary" }));
+}
+
+// keypad is the digit pad of the card number and the staff PIN; the digits
+// live in the app (ctx.pad) so that a wipe forgets them.
+function keypad(ctx, max, ok) {
+  const pad = h("div", { class: "keypad", role: "group", "aria-label": ctx.t("label.keypad") });
+  for (const k of ["1", "2", "3", "4", "5", "6", "7", "8", "9", "backspace", "0"]) {
+    const b = k === "backspace"
+      ? h("button", { type: "button", class: "key", "data-key": k, "aria-label": ctx.t("btn.backspace") }, icon("backspace"))
+      : h("button", { type: "button", class: "key", "data-key": k, text: k });
+    b.addEventListener("click", () => ctx.pad.press(k, max));
+    pad.append(b);
+  }
+  pad.append(ok);
+  return pad;
+}
+
+function departments(ctx) {
+  const { t, s, pick } = ctx;
+  const tiles = h("div", { class: "tiles tiles-dept" });
+  for (const d of s.departments || []) {
+    const b = h("button", { type: "button", class: "tile tile-dept", "data-intent": "choose_department", "data-code": d.code, disabled: s.busy },
+      icon("cross"), h("span", { class: "tile-name", text: pick(d.name) }));
+    b.addEventListener("click", () => ctx.send("choose_department", { code: d.code }));
+    tiles.append(b);
+  }
+  return [...title(t("title.departments")), insBanner(ctx, s.insurance, false), tiles];
+}
+
+// insBanner says where the insurance (BHYT) check stands. For the patient it
+// is information beside the one decision, never a step; staff (full) read
+// the portal's own message, which names the next step.
+function insBanner(ctx, v, full) {
+  const { t, pick } = ctx;
+  if (!v) return null;
+  let kind, lines;
+  if (v.state === "checking") {
+    kind = "checking";
+    lines = [t("ins.checking")];
+  } else if (v.state === "not_configured") {
+    kind = "not_configured";
+    lines = [t("ins.not_configured")];
+  } else if (v.ok) {
+    kind = "ok";
+    lines = [full && pick(v.message) || (v.valid_to ? t("ins.valid_to").replace("{d}", v.valid_to) : pick(v.message) || t("ins.valid"))];
+    if (!full && v.benefit_level) lines.push(t("ins.benefit").replace("{b}", pick(v.benefit_level)));
+  } else if (v.retryable) {
+    kind = "retryable";
+    lines = [full ? pick(v.message) || t("ins.retry_staff") : t("ins.retryable")];
+  } else {
+    kind = "problem";
+    lines = [pick(v.message) || t("ins.problem")];
+  }
+  const tone = { ok: "ok", retryable: "warn", problem: "warn" }[kind] || "info";
+  return h("div", { class: "notice ins notice-" + tone, "data-insurance": kind, "data-announce": "" },
+    kind === "checking" ? h("span", { class: "spinner", "aria-hidden": "true" }) : icon(tone === "ok" ? "check" : tone === "warn" ? "warning" : "help"),
+    h("div", { class: "ins-lines" }, lines.map((l, i) => h("p", { class: i ? "ins-sub" : null, text: l }))));
 }
 
 function field(ctx, f, i) {
