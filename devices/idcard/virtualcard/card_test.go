@@ -27,7 +27,7 @@ import (
 
 func TestSamples(t *testing.T) {
 	t.Parallel()
-	if got, want := SampleNames(), []string{"le-van-thanh", "nguyen-van-an", "tran-thi-mai"}; !reflect.DeepEqual(got, want) {
+	if got, want := SampleNames(), []string{"le-van-thanh", "nguyen-thi-hoa", "nguyen-van-an", "tran-thi-mai"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("SampleNames() = %v, want %v", got, want)
 	}
 	tests := []struct {
@@ -80,7 +80,7 @@ func TestSamples(t *testing.T) {
 			}
 		})
 	}
-	if n := len(Samples()); n != 3 {
+	if n := len(Samples()); n != 4 {
 		t.Errorf("Samples() has %d citizens", n)
 	}
 	if _, err := Sample("nobody"); err == nil {
@@ -232,7 +232,7 @@ func TestAccess(t *testing.T) {
 // with the PKI's CSCA.
 func TestFilesMatchProfile(t *testing.T) {
 	t.Parallel()
-	flavours := []testpki.Flavour{testpki.ECDSABrainpool, testpki.RSA, testpki.ECDSABrainpool}
+	flavours := []testpki.Flavour{testpki.ECDSABrainpool, testpki.RSA, testpki.ECDSABrainpool, testpki.RSA}
 	for i, d := range Samples() {
 		aa := []AAKey{AARSA, AAECDSA}[i%2]
 		t.Run(strings.TrimRight(d.MRZ[2], "<")+"/"+string(aa), func(t *testing.T) {

@@ -37,7 +37,7 @@ const (
 	faceMaxBytes = faceTarget + faceSlack
 )
 
-// faceStyle is what tells the three portraits apart.
+// faceStyle is what tells the portraits apart.
 type faceStyle struct {
 	skin, hair, clothes, background color.RGBA
 	longHair                        bool
@@ -54,6 +54,11 @@ var faceStyles = map[string]faceStyle{
 		skin: color.RGBA{236, 196, 168, 255}, hair: color.RGBA{20, 16, 16, 255},
 		clothes: color.RGBA{235, 235, 235, 255}, background: color.RGBA{214, 226, 242, 255},
 		longHair: true,
+	},
+	"nguyen-thi-hoa": {
+		skin: color.RGBA{230, 188, 158, 255}, hair: color.RGBA{48, 32, 26, 255},
+		clothes: color.RGBA{250, 250, 252, 255}, background: color.RGBA{220, 236, 228, 255},
+		age: 0.3,
 	},
 	"le-van-thanh": {
 		skin: color.RGBA{206, 160, 126, 255}, hair: color.RGBA{200, 200, 196, 255},

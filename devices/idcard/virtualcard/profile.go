@@ -31,8 +31,8 @@ const DefaultSample = "nguyen-van-an"
 
 // SampleNames returns the names of the built-in sample citizens, sorted:
 // "le-van-thanh" (born 1948, card without expiry, old ID, no spouse),
-// "nguyen-van-an" (every field) and "tran-thi-mai" (born 2007, no old ID, no
-// spouse).
+// "nguyen-thi-hoa" (a nurse: the demo hospital's staff member), "nguyen-van-an"
+// (every field) and "tran-thi-mai" (born 2007, no old ID, no spouse).
 func SampleNames() []string {
 	entries, err := fs.Glob(profileFiles, "profiles/*.json")
 	if err != nil {
