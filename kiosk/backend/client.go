@@ -10,6 +10,7 @@ package backend
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/tls"
@@ -24,6 +25,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vnkiosk/kiosk/kiosk/filing/filingsig"
@@ -71,11 +73,13 @@ var (
 const maxAnswer = 1 << 20
 
 // LoadTLSConfig builds the client side of mutual TLS: the certificate and key
-// as the kiosk's identity, and a root pool holding only the pinned CA file.
+// as the kiosk's identity, and a root pool holding only the pinned CA file. The
+// certificate is read again when its file changes, so a renewed certificate
+// (provisioning/enrol) is used from the next connection without a restart.
 func LoadTLSConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("backend: client certificate: %w", err)
+	cr := &certReloader{certFile: certFile, keyFile: keyFile}
+	if _, err := cr.get(); err != nil {
+		return nil, err
 	}
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
@@ -86,11 +90,54 @@ func LoadTLSConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
 		return nil, fmt.Errorf("backend: pinned CA %s holds no certificate", caFile)
 	}
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{cert},
-		RootCAs:      pool,
-		NextProtos:   []string{"http/1.1"},
+		MinVersion: tls.VersionTLS12,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return cr.get()
+		},
+		RootCAs:    pool,
+		NextProtos: []string{"http/1.1"},
 	}, nil
+}
+
+// ClientKey is the private key of the TLS configuration's client certificate.
+func ClientKey(tc *tls.Config) (crypto.PrivateKey, error) {
+	c, err := tc.GetClientCertificate(nil)
+	if err != nil {
+		return nil, err
+	}
+	return c.PrivateKey, nil
+}
+
+// certReloader hands out the client certificate, reloading it when the
+// certificate file's modification time or size changes.
+type certReloader struct {
+	certFile, keyFile string
+
+	mu    sync.Mutex
+	stamp string
+	cert  *tls.Certificate
+}
+
+func (r *certReloader) get() (*tls.Certificate, error) {
+	fi, err := os.Stat(r.certFile)
+	if err != nil {
+		return nil, fmt.Errorf("backend: client certificate: %w", err)
+	}
+	stamp := fmt.Sprint(fi.ModTime().UnixNano(), fi.Size())
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cert != nil && stamp == r.stamp {
+		return r.cert, nil
+	}
+	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
+	if err != nil {
+		if r.cert != nil {
+			return r.cert, nil // a half-written renewal: keep the working one
+		}
+		return nil, fmt.Errorf("backend: client certificate: %w", err)
+	}
+	r.cert, r.stamp = &cert, stamp
+	return r.cert, nil
 }
 
 // New loads the certificates and returns a Client.
@@ -129,7 +176,11 @@ func New(cfg Config) (*Client, error) {
 	// backend checks the signer against the identity it authenticated: the
 	// evidence inside a filing then stands on its own, whatever carried it.
 	var signer *filingsig.Signer
-	if k, ok := tc.Certificates[0].PrivateKey.(*ecdsa.PrivateKey); ok && k.Curve == elliptic.P256() {
+	key, err := ClientKey(tc)
+	if err != nil {
+		return nil, err
+	}
+	if k, ok := key.(*ecdsa.PrivateKey); ok && k.Curve == elliptic.P256() {
 		signer = &filingsig.Signer{Key: k}
 	}
 	return &Client{

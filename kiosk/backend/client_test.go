@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -375,5 +376,45 @@ func TestConcurrentForwards(t *testing.T) {
 		if f.Deliveries != 4 {
 			t.Errorf("%s: %d deliveries, want 4", f.MaHoSo, f.Deliveries)
 		}
+	}
+}
+
+// TestClientCertificateReload: a renewed certificate written over the files is
+// used from the next handshake, without restarting the client.
+func TestClientCertificateReload(t *testing.T) {
+	t.Parallel()
+	pki, err := refbackend.EnsurePKI(filepath.Join(t.TempDir(), "tls"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := pki.Path(refbackend.KioskCertFile), pki.Path(refbackend.KioskKeyFile)
+	tc, err := backend.LoadTLSConfig(certFile, keyFile, pki.Path(refbackend.CAFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial := func() string {
+		c, err := tc.GetClientCertificate(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaf, err := x509.ParseCertificate(c.Certificate[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return leaf.SerialNumber.String()
+	}
+	before := serial()
+	if serial() != before {
+		t.Fatal("the certificate changed without a new file")
+	}
+	if err := pki.IssueKiosk(refbackend.KioskCertFile, refbackend.KioskKeyFile, "KIOSK-RENEWED"); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Second)
+	if err := os.Chtimes(certFile, later, later); err != nil {
+		t.Fatal(err)
+	}
+	if serial() == before {
+		t.Error("the renewed certificate was not picked up")
 	}
 }
