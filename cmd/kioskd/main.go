@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 
@@ -41,6 +42,7 @@ func run() int {
 	demoReader := fs.String("demo-reader", "Virtual PCD 00 00", "with --demo: the PC/SC reader the kiosk reads (the one --demo-vpcd feeds)")
 	demoBackend := fs.String("backend", "", "with --demo: use the reference backend at this https URL (kioskctl sim backend --demo-enrolment) instead of one inside kioskd")
 	demoBackendCA := fs.String("backend-ca", "", "with --demo --backend: the backend's CA certificate (PEM); the kiosk enrols there over EST")
+	demoSite := fs.String("demo-site", "ward", "with --demo: ward (dossiers and fees) or hospital (insurance check, queue tickets, staff mode)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2
@@ -60,6 +62,17 @@ func run() int {
 	var sims *demoSimulators
 	if *demo {
 		cfg.Devices.CardReader.Reader = *demoReader
+		switch *demoSite {
+		case "ward":
+		case "hospital":
+			if err := makeDemoHospital(cfg); err != nil {
+				fmt.Fprintln(os.Stderr, "kioskd --demo:", err)
+				return 1
+			}
+		default:
+			fmt.Fprintf(os.Stderr, "kioskd: --demo-site %q: expected ward or hospital\n", *demoSite)
+			return 2
+		}
 		if cleanup, err = prepareDemo(cfg, *stateDir, *controlSocket); err != nil {
 			fmt.Fprintln(os.Stderr, "kioskd --demo:", err)
 			return 1
@@ -73,6 +86,12 @@ func run() int {
 		if sims, err = startDemoSimulators(cfg); err != nil {
 			fmt.Fprintln(os.Stderr, "kioskd --demo:", err)
 			return 1
+		}
+		if cfg.Site.Kind == config.SiteHospital {
+			if err := useDemoGateway(cfg); err != nil {
+				fmt.Fprintln(os.Stderr, "kioskd --demo:", err)
+				return 1
+			}
 		}
 	} else {
 		if *demoBackend != "" || *demoBackendCA != "" {
@@ -118,7 +137,18 @@ func run() int {
 		log.Error("UI secret", "err", err)
 		return 1
 	}
-	sessions := newSessionMachine(cfg, devs, filings, log, reg)
+	hosp, err := newHospital(cfg, log)
+	if err != nil {
+		log.Error("hospital", "err", err)
+		return 1
+	}
+	defer hosp.close()
+	renewer, err := newRenewer(cfg, log, reg)
+	if err != nil {
+		log.Error("certificate renewal", "err", err)
+		return 1
+	}
+	sessions := newSessionMachine(cfg, devs, filings, hosp, log, reg)
 	uiOpt := ui.Options{Addr: cfg.UI.Listen, Session: sessions, Secret: secret, Speech: newSpeaker(cfg, log), Log: log.With("subsystem", "ui")}
 	var panel *demoPanel
 	if *demo {
@@ -137,13 +167,20 @@ func run() int {
 		Demo:       *demo,
 		UIURL:      uiServer.URL,
 		Log:        log,
-		Subsystems: append(devs.subsystems(), filings.Outbox, sessions, uiServer),
-		Routes:     filings.Routes,
+		Subsystems: subsystems(devs.subsystems(), renewer, filings.Outbox, sessions, uiServer),
+		Routes: func(mux *http.ServeMux) {
+			filings.Routes(mux)
+			hosp.routes(mux)
+		},
 		LoadConfig: loadConfig,
 		Started: func(socket, metricsAddr string) {
 			if *demo {
-				fmt.Printf("kioskd demo is running.\n  UI:         %s\n  demo panel: %s\n  control:    %s (kioskctl finds it)\n  metrics:    http://%s/metrics\n  state:      %s\nPress Ctrl+C to stop.\n",
-					uiServer.KioskURL(), uiServer.DemoURL(), socket, metricsAddr, cfg.StateDir)
+				fmt.Printf("kioskd demo (%s) is running.\n  UI:         %s\n  demo panel: %s\n  control:    %s (kioskctl finds it)\n  metrics:    http://%s/metrics\n  state:      %s\n",
+					cfg.Site.Kind, uiServer.KioskURL(), uiServer.DemoURL(), socket, metricsAddr, cfg.StateDir)
+				if cfg.Site.Kind == config.SiteHospital {
+					fmt.Printf("  staff:      the sample card nguyen-thi-hoa with PIN %s opens staff mode\n", demoStaffPIN)
+				}
+				fmt.Println("Press Ctrl+C to stop.")
 			}
 		},
 	}
@@ -152,6 +189,18 @@ func run() int {
 		return 1
 	}
 	return 0
+}
+
+// subsystems lists the daemon's subsystems in start order, leaving out the
+// optional ones that are nil.
+func subsystems(devs []daemon.Subsystem, more ...daemon.Subsystem) []daemon.Subsystem {
+	out := devs
+	for _, s := range more {
+		if s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func loadConfiguration(path string, demo bool) (*config.Config, func() (*config.Config, error), error) {

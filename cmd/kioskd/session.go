@@ -22,7 +22,7 @@ import (
 
 // newSessionMachine plugs the devices and the filing chain into the session
 // state machine the touchscreen renders.
-func newSessionMachine(cfg *config.Config, devs *kioskDevices, f *kioskFilings, log *slog.Logger, reg prometheus.Registerer) *session.Machine {
+func newSessionMachine(cfg *config.Config, devs *kioskDevices, f *kioskFilings, h *kioskHospital, log *slog.Logger, reg prometheus.Registerer) *session.Machine {
 	o := session.Options{
 		Card: devs.CardReader, Scanner: devs.Scanner, Display: devs.Display, Cabinet: devs.Cabinet,
 		Sequence: filing.NewSequence(cfg.StateDir, "mahoso-sequence"),
@@ -51,6 +51,17 @@ func newSessionMachine(cfg *config.Config, devs *kioskDevices, f *kioskFilings, 
 	if f.Intake != nil {
 		o.Filings = f.Intake
 	}
+	o.Departments = cfg.Hospital.Departments
+	if h.Insurance != nil {
+		o.Insurance = h.Insurance
+	}
+	if h.Queue != nil {
+		o.Queue = h.Queue
+	}
+	if h.Staff != nil {
+		o.Staff = h.Staff
+	}
+	o.Audit = h.Audit
 	return session.New(o)
 }
 

@@ -38,7 +38,7 @@ type demoKiosk struct {
 
 var urlLine = regexp.MustCompile(`UI:\s+(http://[0-9.:]+)/#k=([0-9a-f]{64})`)
 
-func startDemoKiosk(t testing.TB) *demoKiosk {
+func startDemoKiosk(t testing.TB, args ...string) *demoKiosk {
 	t.Helper()
 	bin := kiosktest.BuildBinary(t, "github.com/vnkiosk/kiosk/cmd/kioskd")
 	// A virtual reader of its own: tests in other packages insert cards too.
@@ -48,6 +48,7 @@ func startDemoKiosk(t testing.TB) *demoKiosk {
 	k.cmd = exec.Command(bin, "--demo", "--state-dir", k.stateDir, "--ui-listen", "127.0.0.1:0",
 		"--metrics-listen", "127.0.0.1:0", "--control-socket", filepath.Join(dir, "c.sock"),
 		"--demo-vpcd", slot.Addr, "--demo-reader", slot.Reader)
+	k.cmd.Args = append(k.cmd.Args, args...)
 	k.cmd.Stderr = k.stderr
 	out, err := k.cmd.StdoutPipe()
 	if err != nil {

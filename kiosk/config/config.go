@@ -105,6 +105,10 @@ type Backend struct {
 	CAFile   string `yaml:"ca_file"`
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
+	// ESTURL is the EST server the kiosk's certificate was enrolled with
+	// (`kioskctl provision`); kioskd renews the certificate there before it
+	// expires. "" turns renewal off.
+	ESTURL string `yaml:"est_url"`
 }
 
 // Devices has one section per device family.
@@ -402,6 +406,11 @@ func (c *Config) validate() Errors {
 			add(c.errf("backend.url", "%q is not a backend URL; expected https://host[:port]/path", c.Backend.URL))
 		} else if u.User != nil || u.RawQuery != "" {
 			add(c.errf("backend.url", "must not carry credentials or a query; put certificates in ca_file, cert_file and key_file"))
+		}
+	}
+	if e := c.Backend.ESTURL; e != "" {
+		if u, err := url.Parse(e); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" {
+			add(c.errf("backend.est_url", "%q is not an EST server URL; expected https://host[:port]", e))
 		}
 	}
 	if (c.Backend.CertFile == "") != (c.Backend.KeyFile == "") {

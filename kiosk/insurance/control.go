@@ -49,9 +49,14 @@ func (r Result) Answer() CheckAnswer {
 // and one re-login at the client's timeout each fit in it by default.
 const checkTimeout = 45 * time.Second
 
-// Routes adds POST /v1/insurance/check to the control API. A nil client (no
+// Checker checks a card: *Client, or a wrapper that also audits the check.
+type Checker interface {
+	Check(ctx context.Context, q Query) (Result, error)
+}
+
+// Routes adds POST /v1/insurance/check to the control API. A nil checker (no
 // insurance: section configured) answers 503 with a sentence saying so.
-func Routes(c *Client) func(*http.ServeMux) {
+func Routes(c Checker) func(*http.ServeMux) {
 	return func(mux *http.ServeMux) {
 		mux.HandleFunc("POST /v1/insurance/check", func(w http.ResponseWriter, r *http.Request) {
 			if c == nil {

@@ -455,7 +455,7 @@ function staffBar(ctx) {
   const v = s.staff;
   return h("section", { class: "staff-bar", "aria-label": t("label.staff") },
     icon("person"),
-    h("p", { class: "staff-who" }, h("strong", { text: v.name || "" }), v.role ? h("span", { text: v.role }) : null),
+    h("p", { class: "staff-who" }, h("strong", { text: v.name || "" }), v.role ? h("span", { text: t("role." + v.role) }) : null),
     btn(ctx, { intent: "staff_logout", label: t("btn.logout"), icon: "logout", kind: "secondary" }));
 }
 
