@@ -112,17 +112,7 @@ const (
 
 // testPage is the ticket `print test` prints.
 func testPage(text, qr string, widthMM, dots int, now time.Time) layout.Page {
-	var p layout.Page
-	p.Add(layout.Text{Text: "PHIẾU IN THỬ", Size: layout.Large, Bold: true, Align: layout.Center},
-		layout.Text{Text: "TEST TICKET", Size: layout.Small, Align: layout.Center},
-		layout.Rule{},
-		layout.Text{Text: text},
-		layout.Text{Text: "ĂÂĐÊÔƠƯ ăâđêôơư áàảãạ ẤẦẨẪẬ ếềểễệ", Size: layout.Small},
-		layout.Text{Text: fmt.Sprintf("Khổ giấy %d mm (%d điểm) · Paper %d mm (%d dots)", widthMM, dots, widthMM, dots), Size: layout.Small},
-		layout.Text{Text: now.In(layout.VietnamTime).Format("15:04:05 02/01/2006"), Size: layout.Small})
-	if qr != "" {
-		p.Add(layout.QR{Payload: qr})
-	}
+	p, _ := layout.TestTicket{Text: text, QR: qr, WidthMM: widthMM, Dots: dots, At: now}.Page()
 	return p
 }
 

@@ -42,6 +42,8 @@ type Config struct {
 	Hospital Hospital `yaml:"hospital"`
 	// Insurance is the BHYT gateway hospital kiosks check cards with (insurance.go).
 	Insurance Insurance `yaml:"insurance"`
+	// Technician is the technician PIN (technician.go).
+	Technician Technician `yaml:"technician"`
 }
 
 // Kiosk identifies this machine.
@@ -63,6 +65,10 @@ type Site struct {
 	Kind SiteKind `yaml:"kind"`
 	Code string   `yaml:"code"`
 	Name string   `yaml:"name"`
+	// Procedures are the MaTTHC codes this ward kiosk offers, usually set by
+	// the signed site configuration (provisioning/siteconfig); empty offers
+	// the whole catalogue.
+	Procedures []string `yaml:"procedures"`
 }
 
 // UI configures the local touchscreen server.
@@ -464,6 +470,7 @@ func (c *Config) validate() Errors {
 	}
 	es = append(es, c.validateHospital()...)
 	es = append(es, c.validateInsurance()...)
+	es = append(es, c.validateTechnician()...)
 	sortByLine(es)
 	return es
 }

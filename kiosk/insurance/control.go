@@ -72,7 +72,7 @@ func Routes(c Checker) func(*http.ServeMux) {
 			}
 			ctx, cancel := context.WithTimeout(r.Context(), checkTimeout)
 			defer cancel()
-			res, err := c.Check(ctx, Query{CardNumber: req.CardNumber, Name: req.Name, DOB: req.DOB, StaffName: req.StaffName, StaffID: req.StaffID})
+			res, err := c.Check(ctx, Query(req))
 			switch {
 			case errors.Is(err, ErrInvalidQuery):
 				control.WriteError(w, http.StatusBadRequest, err.Error())

@@ -149,6 +149,11 @@ func (m *Machine) onTimeout(context.Context) {
 }
 
 func (m *Machine) onCardEvent(ctx context.Context, ev pcsc.Event) {
+	if m.tech != nil {
+		// A technician tests the reader with cards; that is not a visit.
+		m.card = ev.Kind == pcsc.CardInserted || (m.card && ev.Kind != pcsc.CardRemoved && ev.Kind != pcsc.ReaderRemoved)
+		return
+	}
 	switch ev.Kind {
 	case pcsc.CardInserted:
 		m.card = true
@@ -173,6 +178,13 @@ func (m *Machine) onCardEvent(ctx context.Context, ev pcsc.Event) {
 func (m *Machine) onCode(ctx context.Context, sc barcodeScan) {
 	c := sc.Content
 	switch {
+	case m.tech != nil:
+		if c.Kind == qrpayload.KindProvisioning && c.Provisioning != nil {
+			m.onProvisioningCode(c.Provisioning)
+		} else if c.Kind == qrpayload.KindProvisioning {
+			m.tech.panel, m.tech.ok = "provision", false
+			m.tech.message = &Text{VI: "Mã QR cấp phép không hợp lệ: " + c.Err.Error(), EN: "The provisioning QR is not valid: " + c.Err.Error()}
+		}
 	case m.screen == ScreenStaffHome && m.sess == nil && c.Card != nil:
 		m.lookupByCardQR(c.Card)
 		m.touch()

@@ -94,6 +94,17 @@ func (m *Machine) enterPIN(data json.RawMessage) error {
 		return err
 	}
 	s := m.sess
+	if s.techPIN {
+		if e := m.checkTechPIN(d.PIN); e != nil {
+			m.auditTech(false)
+			s.pinErr = e
+			m.playCue("error")
+			return nil
+		}
+		m.auditTech(true)
+		m.enterTechnician(staff.Member{Name: techName, Role: staff.Technician})
+		return nil
+	}
 	if s.pinFor == "" || m.opt.Staff == nil {
 		return invalid("no staff card was read")
 	}
@@ -113,6 +124,10 @@ func (m *Machine) enterPIN(data json.RawMessage) error {
 	}
 	m.audit(entry)
 	m.log.Info("staff logged in", "role", string(member.Role))
+	if member.Role == staff.Technician {
+		m.enterTechnician(*member)
+		return nil
+	}
 	m.staff = &staffMode{member: *member}
 	// The staff card's session ends quietly; staff mode carries on without it.
 	m.endSession("")
@@ -142,6 +157,7 @@ func (m *Machine) staffLogout() error {
 func (m *Machine) logoutStaff(why string) {
 	st := m.staff
 	m.staff = nil
+	m.leaveTechnician()
 	m.audit(audit.Entry{At: m.opt.Now(), StaffName: st.member.Name, StaffIDNumber: st.member.IDNumber, Action: audit.ActionLogout, Result: why})
 	m.log.Info("staff logged out", "why", why)
 	if m.sess != nil {

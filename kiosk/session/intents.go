@@ -49,6 +49,11 @@ func init() {
 		IntentNextPatient:      {screens: []Screen{ScreenInsurance, ScreenStaffHome}, whileBusy: true, do: noData((*Machine).nextPatient)},
 		IntentRetryInsurance:   {screens: []Screen{ScreenInsurance}, do: noData((*Machine).retryInsurance)},
 		IntentStaffLogout:      {whileBusy: true, do: noData((*Machine).staffLogout)},
+
+		IntentTechnicianLogin: {screens: []Screen{ScreenIdle, ScreenGoodbye}, do: noData((*Machine).technicianLogin)},
+		IntentTechPanel:       {screens: []Screen{ScreenTechnician}, do: (*Machine).techPanel},
+		IntentRunSelftest:     {screens: []Screen{ScreenTechnician}, do: noData((*Machine).runSelftest)},
+		IntentPrintTest:       {screens: []Screen{ScreenTechnician}, do: noData((*Machine).printTest)},
 		IntentLookupDossier:    {screens: []Screen{ScreenIdle, ScreenGoodbye, ScreenDossierLookup, ScreenDossierStatus}, do: (*Machine).lookupDossier},
 	}
 }

@@ -41,6 +41,10 @@ type Options struct {
 	Audit       AuditLog
 	Staff       StaffDirectory
 
+	// Technician mode.
+	TechnicianPIN string // argon2id hash; "" = only staff cards with the technician role
+	Tech          TechTools
+
 	Site       config.Site
 	KioskID    string
 	Payment    config.Payment
@@ -83,6 +87,10 @@ type Machine struct {
 	cue     *Cue
 	card    bool       // a card is on the reader
 	staff   *staffMode // a health staff member is logged in
+	tech    *techMode  // technician mode is open
+	// The technician PIN's lockout.
+	techFails     int
+	techLockUntil time.Time
 	// printerNotice is the printer's last reported condition (paper out…).
 	printerNotice printer.Notice
 
@@ -208,7 +216,10 @@ func (m *Machine) Health() daemon.Health {
 
 func (m *Machine) loop(ctx context.Context, cards <-chan pcscEvent, codes <-chan barcodeScan, prints <-chan printerEvent, cab <-chan cabinetEvent) {
 	for {
-		var timeout, bye <-chan time.Time
+		var timeout, bye, techTick <-chan time.Time
+		if m.tech != nil {
+			techTick = m.tech.tick.C
+		}
 		if m.timer != nil {
 			timeout = m.timer.C
 		}
@@ -251,6 +262,9 @@ func (m *Machine) loop(ctx context.Context, cards <-chan pcscEvent, codes <-chan
 		case <-timeout:
 			m.timer = nil
 			m.onTimeout(ctx)
+		case <-techTick:
+			// The devices and logs panels follow the daemon; publish below
+			// sends them only if they changed.
 		case <-bye:
 			m.goodbye = nil
 			// A card left on the reader keeps the goodbye screen ("take your

@@ -55,6 +55,7 @@ type session struct {
 	// Hospital.
 	pinFor, pinName string          // a staff member's card was read: their ID number and name
 	pinErr          *Text           //
+	techPIN         bool            // the PIN screen asks for the technician PIN
 	insQuery        insurance.Query // what the insurance check asked, for a retry
 	insName         string          // the name from a scanned card QR (staff mode)
 	insState        string          // checking, done, not_configured; "" before any check

@@ -35,6 +35,10 @@ const (
 	ScreenStaffPIN  Screen = "staff_pin"  // a staff member's card was read: type the PIN
 	ScreenStaffHome Screen = "staff_home" // staff mode: place the patient's card or scan its QR
 	ScreenInsurance Screen = "insurance"  // staff mode: a patient's insurance check in full
+
+	// Technician mode, behind the technician PIN (from idle) or a staff card
+	// with the technician role.
+	ScreenTechnician Screen = "technician" // self-test, devices, logs, test print, re-provision
 )
 
 // Text is a user-facing sentence in Vietnamese and English.
@@ -75,6 +79,34 @@ type State struct {
 	Ticket      *TicketView      `json:"ticket,omitempty"`
 	PIN         *PINView         `json:"pin,omitempty"`
 	Staff       *StaffView       `json:"staff,omitempty"` // set on every screen while staff are logged in
+	Tech        *TechView        `json:"tech,omitempty"`
+}
+
+// TechView is technician mode: one panel at a time.
+type TechView struct {
+	Panel   string       `json:"panel"`   // selftest, devices, logs, provision
+	Running bool         `json:"running"` // a self-test, test print or enrolment is running
+	Checks  []TechCheck  `json:"checks,omitempty"`
+	Devices []TechDevice `json:"devices,omitempty"`
+	Logs    []string     `json:"logs,omitempty"` // the daemon's latest log lines, already redacted
+	Message *Text        `json:"message,omitempty"`
+	OK      bool         `json:"ok"` // Message reports success
+}
+
+// TechCheck is one self-test result.
+type TechCheck struct {
+	Name   string `json:"name"`
+	Status string `json:"status"` // ok, warn, fail
+	Reason string `json:"reason"`
+	Hint   string `json:"hint,omitempty"`
+}
+
+// TechDevice is one subsystem's health.
+type TechDevice struct {
+	Name     string `json:"name"`
+	State    string `json:"state"` // ok, degraded, absent, failed, starting
+	Reason   string `json:"reason,omitempty"`
+	Attached string `json:"attached,omitempty"`
 }
 
 // DepartmentView is one department or clinic a patient can queue for.
@@ -313,6 +345,11 @@ const (
 	IntentNextPatient      = "next_patient"      // staff: done with this patient, wipe and wait for the next
 	IntentRetryInsurance   = "retry_insurance"   // hospital: check the card again (after an offline result)
 	IntentStaffLogout      = "staff_logout"      // staff: end staff mode
+
+	IntentTechnicianLogin = "technician_login" // idle: ask for the technician PIN
+	IntentTechPanel       = "tech_panel"       // {"panel": "selftest"|"devices"|"logs"|"provision"}
+	IntentRunSelftest     = "run_selftest"     // run every self-test check
+	IntentPrintTest       = "print_test"       // print a test ticket
 )
 
 // IntentError is an intent the session refuses: unknown, malformed, or not

@@ -18,6 +18,9 @@ func (m *Machine) view() State {
 	if m.staff != nil {
 		st.Staff = &StaffView{Name: m.staff.member.Name, Role: string(m.staff.member.Role)}
 	}
+	if m.tech != nil {
+		st.Tech = m.techView()
+	}
 	s := m.sess
 	if s == nil {
 		if m.staff != nil && !m.staff.deadline.IsZero() {

@@ -2,6 +2,7 @@ package layout
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -236,4 +237,35 @@ func FormatVND(amount int64) string {
 	}
 	b.WriteString(" ₫")
 	return b.String()
+}
+
+// TestTicket is the printer test: Vietnamese text with every diacritic the
+// raster font must draw, the paper width, the time and a QR, so a technician
+// sees at a glance that text, width and codes come out right.
+type TestTicket struct {
+	Text    string // a sentence to print; a default one when empty
+	QR      string // a QR payload; none when empty
+	WidthMM int
+	Dots    int
+	At      time.Time
+}
+
+// Page lays out the test ticket.
+func (t TestTicket) Page() (Page, error) {
+	text := t.Text
+	if text == "" {
+		text = "Kiểm tra máy in — Bộ phận tiếp nhận và trả kết quả. Chữ có dấu: ệ ẫ ặ ộ ừ ỵ Ơ Ư Đ."
+	}
+	var p Page
+	p.Add(Text{Text: "PHIẾU IN THỬ", Size: Large, Bold: true, Align: Center},
+		Text{Text: "TEST TICKET", Size: Small, Align: Center},
+		Rule{},
+		Text{Text: text},
+		Text{Text: "ĂÂĐÊÔƠƯ ăâđêôơư áàảãạ ẤẦẨẪẬ ếềểễệ", Size: Small},
+		Text{Text: fmt.Sprintf("Khổ giấy %d mm (%d điểm) · Paper %d mm (%d dots)", t.WidthMM, t.Dots, t.WidthMM, t.Dots), Size: Small},
+		Text{Text: t.At.In(VietnamTime).Format("15:04:05 02/01/2006"), Size: Small})
+	if t.QR != "" {
+		p.Add(QR{Payload: t.QR})
+	}
+	return p, nil
 }
