@@ -54,7 +54,7 @@ func init() {
 		IntentTechPanel:       {screens: []Screen{ScreenTechnician}, do: (*Machine).techPanel},
 		IntentRunSelftest:     {screens: []Screen{ScreenTechnician}, do: noData((*Machine).runSelftest)},
 		IntentPrintTest:       {screens: []Screen{ScreenTechnician}, do: noData((*Machine).printTest)},
-		IntentLookupDossier:    {screens: []Screen{ScreenIdle, ScreenGoodbye, ScreenDossierLookup, ScreenDossierStatus}, do: (*Machine).lookupDossier},
+		IntentLookupDossier:   {screens: []Screen{ScreenIdle, ScreenGoodbye, ScreenDossierLookup, ScreenDossierStatus}, do: (*Machine).lookupDossier},
 	}
 }
 

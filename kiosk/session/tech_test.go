@@ -27,8 +27,10 @@ func TestTechnicianMode(t *testing.T) {
 			SelfTest: func(context.Context) ([]TechCheck, error) {
 				return []TechCheck{{Name: "printer", Status: "ok", Reason: "ready"}, {Name: "disk", Status: "warn", Reason: "400 MB free", Hint: "clean up"}}, nil
 			},
-			Devices: func() []TechDevice { return []TechDevice{{Name: "printer", State: "ok", Attached: "tcp://127.0.0.1:9100"}} },
-			Logs:    func() []string { return []string{`{"msg":"kioskd ready"}`} },
+			Devices: func() []TechDevice {
+				return []TechDevice{{Name: "printer", State: "ok", Attached: "tcp://127.0.0.1:9100"}}
+			},
+			Logs: func() []string { return []string{`{"msg":"kioskd ready"}`} },
 			Provision: func(_ context.Context, p *qrpayload.Provisioning) (Text, error) {
 				provisioned.Store(p.SiteCode)
 				return Text{VI: "Đã đăng ký.", EN: "Enrolled."}, nil
@@ -82,7 +84,9 @@ func TestTechnicianMode(t *testing.T) {
 		t.Fatalf("%v (fingerprint %s)", err, hex.EncodeToString(fp))
 	}
 	r.codes.ch <- barcode.Scan{Payload: payload, Kind: qrpayload.KindProvisioning, Content: qrpayload.Parse(payload)}
-	st = r.waitFor(t, "enrolled", func(st State) bool { return st.Tech != nil && st.Tech.Panel == "provision" && !st.Tech.Running && st.Tech.Message != nil })
+	st = r.waitFor(t, "enrolled", func(st State) bool {
+		return st.Tech != nil && st.Tech.Panel == "provision" && !st.Tech.Running && st.Tech.Message != nil
+	})
 	if !st.Tech.OK || provisioned.Load() != "79001" || st.Screen != ScreenTechnician {
 		t.Errorf("provisioning: %s", r.m.State())
 	}
