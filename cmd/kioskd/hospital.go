@@ -137,8 +137,21 @@ func newRenewer(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer)
 		Log: log.With("subsystem", "identity")})
 }
 
-// demoStaffPIN is the demo nurse's PIN, printed when the demo starts.
-const demoStaffPIN = "1357"
+// The demo's PINs, printed when the demo starts.
+const (
+	demoStaffPIN      = "1357" // the nurse Nguyễn Thị Hoa (hospital demo)
+	demoTechnicianPIN = "2468" // technician mode from the idle screen
+)
+
+// setDemoTechnicianPIN opens technician mode to the demo's PIN.
+func setDemoTechnicianPIN(cfg *config.Config) error {
+	hash, err := staff.HashPIN(demoTechnicianPIN)
+	if err != nil {
+		return err
+	}
+	cfg.Technician.PINHash = hash
+	return nil
+}
 
 // makeDemoHospital turns the demo configuration into a hospital's: three
 // departments, the sample nurse Nguyễn Thị Hoa as staff, and the insurance

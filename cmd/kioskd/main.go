@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -73,6 +74,10 @@ func run() int {
 			fmt.Fprintf(os.Stderr, "kioskd: --demo-site %q: expected ward or hospital\n", *demoSite)
 			return 2
 		}
+		if err := setDemoTechnicianPIN(cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "kioskd --demo:", err)
+			return 1
+		}
 		if cleanup, err = prepareDemo(cfg, *stateDir, *controlSocket); err != nil {
 			fmt.Fprintln(os.Stderr, "kioskd --demo:", err)
 			return 1
@@ -115,7 +120,9 @@ func run() int {
 	}
 
 	level, _ := logging.ParseLevel(cfg.Logging.Level)
-	log := logging.New(os.Stderr, level)
+	// The latest lines, after redaction, for the technician screen.
+	recentLog := logging.NewRecent(200)
+	log := logging.New(io.MultiWriter(os.Stderr, recentLog), level)
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		log.Error("state directory", "err", err)
 		return 1
@@ -148,7 +155,7 @@ func run() int {
 		log.Error("certificate renewal", "err", err)
 		return 1
 	}
-	sessions := newSessionMachine(cfg, devs, filings, hosp, log, reg)
+	sessions := newSessionMachine(cfg, devs, filings, hosp, log, reg, techTools(cfg, devs, recentLog, log))
 	uiOpt := ui.Options{Addr: cfg.UI.Listen, Session: sessions, Secret: secret, Speech: newSpeaker(cfg, log), Log: log.With("subsystem", "ui")}
 	var panel *demoPanel
 	if *demo {
@@ -180,6 +187,7 @@ func run() int {
 				if cfg.Site.Kind == config.SiteHospital {
 					fmt.Printf("  staff:      the sample card nguyen-thi-hoa with PIN %s opens staff mode\n", demoStaffPIN)
 				}
+				fmt.Printf("  technician: the idle screen's \"Kỹ thuật\" button, PIN %s\n", demoTechnicianPIN)
 				fmt.Println("Press Ctrl+C to stop.")
 			}
 		},
