@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,10 +13,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/vnkiosk/kiosk/devices/idcard/pcsc"
 	"github.com/vnkiosk/kiosk/devices/idcard/pcsc/pcsctest"
 	"github.com/vnkiosk/kiosk/devices/idcard/virtualcard"
 	"github.com/vnkiosk/kiosk/kiosk/kiosktest"
@@ -101,6 +104,33 @@ func (k *demoKiosk) demo(t testing.TB, action, arg string) {
 		t.Fatalf("demo %s %s: %d %s", action, arg, resp.StatusCode, b)
 	}
 }
+
+// waitCardPresent waits until pcscd reports a card on the kiosk's reader:
+// vpcd is polled, so an insertion takes up to about 400 ms to show.
+func (k *demoKiosk) waitCardPresent(t testing.TB) {
+	t.Helper()
+	// One PC/SC monitor per process at a time (see pcsc.Monitor).
+	monitorMu.Lock()
+	defer monitorMu.Unlock()
+	mon := pcsc.NewMonitor(0)
+	events, stop := mon.Subscribe()
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go mon.Run(ctx)
+	for {
+		select {
+		case ev := <-events:
+			if ev.Kind == pcsc.CardInserted && ev.Reader == k.reader {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("pcscd never reported the card on %s", k.reader)
+		}
+	}
+}
+
+var monitorMu sync.Mutex
 
 // kioskPage is a browser on the kiosk's UI, with the checks every screen gets.
 type kioskPage struct {

@@ -372,3 +372,48 @@ func (c *Client) WaitPayment(ctx context.Context, ref string) (Payment, error) {
 		}
 	}
 }
+
+// ErrRefused: the backend answered 401 or 403 — it does not take this kiosk's
+// client certificate.
+var ErrRefused = errors.New("backend: the backend refused this kiosk (401/403)")
+
+// pingPath asks for a dossier code that cannot exist: the answer, 404 as a
+// rule, costs the backend one lookup and changes nothing.
+const pingPath = "/v1/filings/selftest"
+
+// Ping proves the kiosk reaches the backend — network, pinned CA, client
+// certificate — with one request that changes nothing, and returns the
+// backend's clock from the answer's Date header (zero when there is none or
+// it does not parse). Any answer below 500 counts, except 401 and 403
+// (ErrRefused); 5xx and transport failures are errors. No error names the URL.
+func (c *Client) Ping(ctx context.Context) (time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base.String()+pingPath, nil)
+	if err != nil {
+		return time.Time{}, err
+	}
+	req.Header.Set("User-Agent", c.ua)
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return time.Time{}, fmt.Errorf("backend ping: %w", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return time.Time{}, fmt.Errorf("backend ping: answered %d: %w", resp.StatusCode, ErrRefused)
+	case resp.StatusCode >= 500:
+		return time.Time{}, fmt.Errorf("backend ping: answered %d %s", resp.StatusCode, errorCode(b))
+	}
+	date, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil {
+		return time.Time{}, nil
+	}
+	return date, nil
+}
