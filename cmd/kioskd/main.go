@@ -109,6 +109,31 @@ func run() int {
 		if *controlSocket != "" {
 			cfg.Control.Socket = *controlSocket
 		}
+		// The signed site configuration the kiosk fetched overlays the file,
+		// at start and on every reload; a reload that fails to verify it keeps
+		// the running configuration.
+		if err := overlaySiteConfig(cfg); err != nil {
+			// Started on the configuration file alone, and said loudly: the
+			// logger does not exist yet, and stderr goes to the journal.
+			fmt.Fprintln(os.Stderr, "kioskd: site configuration not applied, running on the configuration file alone:", err)
+		}
+		fileLoad := loadConfig
+		loadConfig = func() (*config.Config, error) {
+			c, err := fileLoad()
+			if err != nil {
+				return nil, err
+			}
+			if *stateDir != "" {
+				c.StateDir = *stateDir
+			}
+			if *controlSocket != "" {
+				c.Control.Socket = *controlSocket
+			}
+			if err := overlaySiteConfig(c); err != nil {
+				return nil, err
+			}
+			return c, nil
+		}
 	}
 	defer cleanup()
 	defer sims.stop()
@@ -155,7 +180,10 @@ func run() int {
 		log.Error("certificate renewal", "err", err)
 		return 1
 	}
-	sessions := newSessionMachine(cfg, devs, filings, hosp, log, reg, techTools(cfg, devs, recentLog, log))
+	selftests := &selfTester{cfg: cfg, devs: devs, f: filings, log: log}
+	tools := techTools(cfg, devs, recentLog, log)
+	tools.SelfTest = selftests.forTechnician
+	sessions := newSessionMachine(cfg, devs, filings, hosp, log, reg, tools)
 	uiOpt := ui.Options{Addr: cfg.UI.Listen, Session: sessions, Secret: secret, Speech: newSpeaker(cfg, log), Log: log.With("subsystem", "ui")}
 	var panel *demoPanel
 	if *demo {
@@ -178,6 +206,7 @@ func run() int {
 		Routes: func(mux *http.ServeMux) {
 			filings.Routes(mux)
 			hosp.routes(mux)
+			selftests.routes(mux)
 		},
 		LoadConfig: loadConfig,
 		Started: func(socket, metricsAddr string) {

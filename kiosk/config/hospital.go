@@ -129,3 +129,30 @@ func (c *Config) validateHospital() Errors {
 	}
 	return es
 }
+
+// ValidateSite checks what a signed site configuration (provisioning/siteconfig)
+// brings in place of the file — hospital departments and staff, and the payment
+// account — by the same rules as the hospital: and payment: sections. An empty
+// Hospital or a zero Payment is not checked (the document leaves that part to
+// the file); a zero payment timeout takes the default. source names the
+// document in messages, which carry no line numbers.
+func ValidateSite(source string, h Hospital, p Payment) error {
+	c := Defaults()
+	c.Source, c.Kiosk.ID, c.Site = source, "site-config", Site{Kind: SiteHospital, Code: "site-config"}
+	c.Hospital, c.lines = h, lineMap{}
+	if len(h.Departments) > 0 || len(h.Staff) > 0 {
+		c.lines["hospital"] = 1 // validateHospital checks only a section the file has
+	}
+	if p.Timeout == 0 {
+		p.Timeout = c.Payment.Timeout
+	}
+	c.Payment = p
+	es := c.validate()
+	if len(es) == 0 {
+		return nil
+	}
+	for _, e := range es {
+		e.Line = 0
+	}
+	return es
+}

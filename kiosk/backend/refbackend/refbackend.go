@@ -78,6 +78,9 @@ type Options struct {
 	InsuranceUser, InsurancePassword string
 	// InsuranceTokenTTL is how long a gateway token lasts (30m).
 	InsuranceTokenTTL time.Duration
+	// SiteConfigs are the site configuration documents served by site code
+	// (siteconfig.go), signed as given; other sites get DemoSiteConfig.
+	SiteConfigs map[string]json.RawMessage
 }
 
 // MaxBody bounds a filing request (attachments in base64 included).
@@ -135,6 +138,8 @@ type Server struct {
 	counts FaultCounts
 
 	ins *insuranceGateway // the health-insurance gateway (insurance.go)
+
+	site *siteConfigs // signed site configurations (siteconfig.go)
 }
 
 // FaultCounts counts /v1/ requests and the faults injected into them.
@@ -213,6 +218,10 @@ func New(opt Options) (*Server, error) {
 	s := &Server{opt: opt, log: opt.Log, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		filings: map[string]*record{}, keys: map[string]string{}, payments: map[string]*payment{}}
 	s.ins = newInsuranceGateway(opt)
+	var err error
+	if s.site, err = newSiteConfigs(opt); err != nil {
+		return nil, err
+	}
 	if opt.DB != "" {
 		b, err := os.ReadFile(opt.DB)
 		switch {
@@ -241,6 +250,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/filings", s.faults(http.HandlerFunc(s.postFiling)))
 	mux.Handle("GET /v1/filings/{ma}", s.faults(http.HandlerFunc(s.getFiling)))
 	mux.Handle("GET /v1/payments/{ref}", s.faults(http.HandlerFunc(s.getPayment)))
+	mux.Handle("GET /v1/site-config/{site}", s.faults(http.HandlerFunc(s.getSiteConfig)))
 	mux.HandleFunc("GET /_sim/filings", s.simFilings)
 	mux.HandleFunc("POST /_sim/payments/{ref}/pay", s.simPay)
 	mux.HandleFunc("POST /_sim/filings/{ma}/status", s.simStatus)
@@ -253,6 +263,9 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) Start(addr string, pki *PKI) (string, error) {
 	tc, err := pki.ServerTLSConfig()
 	if err != nil {
+		return "", err
+	}
+	if err := s.site.start(pki); err != nil {
 		return "", err
 	}
 	ln, err := net.Listen("tcp", addr)
