@@ -28,7 +28,7 @@ DEB_PACKAGES := gcc libc6-dev pkg-config git ca-certificates systemd sysvinit-ut
 # under the race detector.
 RACE_PACKAGES := ./kiosk/... ./devices/... ./ui/...
 
-.PHONY: all deps tools axe build test test-unit demo bench lint fuzz soak install clean
+.PHONY: all deps tools axe build test test-unit demo bench lint fuzz soak install deb clean
 
 all: build
 
@@ -73,7 +73,7 @@ test: deps tools axe build
 	$(TOOLS)/staticcheck ./...
 	@echo "== tests (pcscd started for the run)"
 	KIOSK_REQUIRE_PCSCD=1 KIOSK_REQUIRE_TOOLS=1 scripts/services.sh $(GO) test -count=1 -race -timeout 15m $(RACE_PACKAGES)
-	KIOSK_REQUIRE_PCSCD=1 KIOSK_REQUIRE_TOOLS=1 scripts/services.sh $(GO) test -count=1 -timeout 10m ./cmd/... ./systemd/...
+	KIOSK_REQUIRE_PCSCD=1 KIOSK_REQUIRE_TOOLS=1 scripts/services.sh $(GO) test -count=1 -timeout 10m ./cmd/... ./systemd/... ./packaging/...
 
 # Unit tests only: no services, no Debian packages beyond the compiler.
 test-unit:
@@ -113,6 +113,11 @@ install: build
 	install -D -m 0644 systemd/kiosk.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/kiosk.conf
 	install -D -m 0640 kiosk/config/example.yaml $(DESTDIR)/etc/kioskd/kioskd.yaml.example
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/kiosk/README.md
+
+# The Debian package, dist/kiosk_<version>_<arch>.deb, built with dpkg-deb from
+# what `make install` lays out (scripts/deb.sh; DIST=dir writes elsewhere).
+deb:
+	VERSION='$(VERSION)' GO='$(GO)' scripts/deb.sh
 
 clean:
 	rm -rf bin dist build
