@@ -11,7 +11,7 @@ const KEY_STORE = "kiosk.key";
 const SCALES = [1, 1.25, 1.5];
 const STEPPED = ["form", "attachments", "consent", "payment"];
 const BACK_ON = new Set(["form", "attachments", "consent", "payment"]);
-const NO_CANCEL = new Set(["idle", "goodbye", "done", "dossier_status", "ticket", "staff_home", "insurance"]);
+const NO_CANCEL = new Set(["idle", "goodbye", "done", "dossier_status", "ticket", "staff_home", "insurance", "technician"]);
 const PAD_ON = new Set(["card_key", "staff_pin"]);
 const WIPE_ON = new Set(["idle", "goodbye"]);
 

@@ -53,6 +53,8 @@ const ICONS = {
   document: ["M6 3h8l4 4v14H6z", "M14 3v4h4", "M9 12h6", "M9 16h6"],
   cross: ["M9.5 3.5h5v6h6v5h-6v6h-5v-6h-6v-5h6z"],
   logout: ["M14 4h5v16h-5", "M10 8l-4 4l4 4", "M6 12h10"],
+  wrench: ["M14.7 6.3a1 1 0 0 0 0 1.4l1.6 1.6a1 1 0 0 0 1.4 0l3.8-3.8a6 6 0 0 1-7.9 7.9l-6.9 6.9a2.1 2.1 0 0 1-3-3l6.9-6.9a6 6 0 0 1 7.9-7.9z"],
+  minus: ["M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18z", "M7.5 12h9"],
 };
 
 // icon returns a decorative inline SVG (hidden from assistive technology:

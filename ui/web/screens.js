@@ -5,8 +5,9 @@
 import { h, icon, illustration } from "./dom.js";
 import * as kb from "./keyboard.js";
 
-// Intents that stay enabled while state.busy is set.
-const ALWAYS = new Set(["cancel", "help", "help_cancel", "still_here"]);
+// Intents that stay enabled while state.busy is set (ws-protocol.md §5:
+// "also while busy"); leaving staff or technician mode is one of them.
+const ALWAYS = new Set(["cancel", "help", "help_cancel", "still_here", "staff_logout"]);
 
 // btn makes a button that sends an intent.
 export function btn(ctx, o) {
@@ -67,6 +68,10 @@ const screens = {
         btn(ctx, { intent: "set_language", data: { lang: "en" }, label: "English", icon: "globe", kind: s.lang === "en" ? "primary" : "secondary",
           attrs: { lang: "en", "data-lang": "en", "aria-pressed": String(s.lang === "en") } })),
       actions(btn(ctx, { intent: "lookup_dossier", label: t("btn.lookup"), icon: "search", kind: "secondary" })),
+      // The technician's way in: small and in the corner, so a citizen
+      // looking for the next step does not take it for one.
+      h("div", { class: "tech-corner" },
+        btn(ctx, { intent: "technician_login", label: t("btn.technician"), icon: "wrench", kind: "quiet" })),
     ];
   },
 
@@ -434,6 +439,35 @@ const screens = {
     return out;
   },
 
+  // technician: self-test, devices, logs and provisioning, one panel at a
+  // time; the daemon picks the panel, this page only asks for another.
+  technician(ctx) {
+    const { t, s, pick } = ctx;
+    const v = s.tech || {};
+    const panel = TECH_PANELS.includes(v.panel) ? v.panel : "selftest";
+    const tabs = h("div", { class: "tech-tabs", role: "group", "aria-label": t("label.tech_panels") },
+      TECH_PANELS.map((p) => btn(ctx, { intent: "tech_panel", data: { panel: p }, label: t("tech.panel." + p), icon: TECH_ICONS[p],
+        kind: p === panel ? "primary" : "secondary", cls: "tech-tab", attrs: { "data-panel": p, "aria-pressed": String(p === panel) } })));
+    const who = s.staff && s.staff.name ? h("p", { class: "tech-who" }, icon("person"), h("span", { text: s.staff.name })) : null;
+    const msg = v.message && pick(v.message)
+      ? h("p", { class: "notice notice-" + (v.ok ? "ok" : "fail"), "data-tech-message": v.ok ? "ok" : "error", "data-announce": "" },
+        icon(v.ok ? "check" : "close"), h("span", { text: pick(v.message) }))
+      : null;
+    const running = v.running
+      ? h("p", { class: "tech-running", "data-running": "", "data-announce": "" },
+        h("span", { class: "spinner", "aria-hidden": "true" }), h("span", { text: t("tech.running." + panel) }))
+      : null;
+    return [
+      h("div", { class: "tech-head" },
+        h("h1", { text: t("title.technician") }),
+        who,
+        btn(ctx, { intent: "staff_logout", label: t("btn.tech_exit"), icon: "logout", kind: "secondary", cls: "tech-exit" })),
+      tabs,
+      h("section", { class: "tech-panel", "data-panel": panel, "aria-label": t("tech.panel." + panel) },
+        ...TECH_RENDER[panel](ctx, v, { msg, running })),
+    ];
+  },
+
   goodbye(ctx) {
     const { t } = ctx;
     return [h("div", { class: "hero" }, illustration("takecard"), ...title(t("title.goodbye"), t("label.take_card")))];
@@ -446,7 +480,8 @@ const screens = {
 export function renderScreen(ctx) {
   const f = screens[ctx.s.screen] || screens.idle;
   const out = f(ctx);
-  if (ctx.s.staff) out.unshift(staffBar(ctx));
+  // The technician screen names its user itself, beside its own Exit.
+  if (ctx.s.staff && ctx.s.screen !== "technician") out.unshift(staffBar(ctx));
   return out.filter(Boolean);
 }
 
@@ -552,4 +587,156 @@ function field(ctx, f, i) {
     onChange: (val) => ctx.send("set_field", { key: f.key, value: val }),
   }));
   return h("div", { class: "field" }, b, err);
+}
+
+// ---- technician mode ----
+
+const TECH_PANELS = ["selftest", "devices", "logs", "provision"];
+const TECH_ICONS = { selftest: "check", devices: "print", logs: "document", provision: "qr" };
+
+// Status and device state → [tone, icon]; the text beside the icon says the
+// same, so colour never carries the meaning alone.
+const CHECK_LOOK = { ok: ["ok", "check"], warn: ["warn", "warning"], fail: ["fail", "close"] };
+const DEVICE_LOOK = { ok: ["ok", "check"], degraded: ["warn", "warning"], starting: ["info", "clock"], absent: ["info", "minus"], failed: ["fail", "close"] };
+
+// tOr translates key, or shows fallback (a raw name) when i18n has no entry.
+function tOr(t, key, fallback) {
+  const v = t(key);
+  return v === key ? fallback : v;
+}
+
+function statusCell(tone, iconName, text, attrs) {
+  return h("td", { class: "tech-status tone-" + tone, ...attrs }, icon(iconName), h("span", { text }));
+}
+
+const TECH_RENDER = {
+  selftest(ctx, v, { msg, running }) {
+    const { t } = ctx;
+    const checks = v.checks || [];
+    const n = { ok: 0, warn: 0, fail: 0 };
+    for (const c of checks) if (c.status in n) n[c.status]++;
+    const out = [
+      h("div", { class: "tech-actions" },
+        btn(ctx, { intent: "run_selftest", label: t("btn.run_selftest"), icon: "retry", disabled: v.running }),
+        running),
+      msg,
+    ];
+    if (!checks.length) {
+      out.push(h("p", { class: "tech-empty", text: t("tech.no_checks") }));
+      return out;
+    }
+    out.push(h("p", { class: "tech-summary", "data-ok": n.ok, "data-warn": n.warn, "data-fail": n.fail },
+      h("span", { class: "tone-ok" }, icon("check"), h("span", { text: t("tech.sum.ok").replace("{n}", n.ok) })),
+      h("span", { class: "tone-warn" }, icon("warning"), h("span", { text: t("tech.sum.warn").replace("{n}", n.warn) })),
+      h("span", { class: "tone-fail" }, icon("close"), h("span", { text: t("tech.sum.fail").replace("{n}", n.fail) }))));
+    const th = (k) => h("th", { scope: "col", text: t(k) });
+    out.push(h("table", { class: "tech-table" },
+      h("caption", { class: "sr-only", text: t("tech.results") }),
+      h("thead", null, h("tr", null, th("tech.col.status"), th("tech.col.check"), th("tech.col.details"))),
+      h("tbody", null, checks.map((c) => {
+        const look = CHECK_LOOK[c.status] || ["info", "help"];
+        return h("tr", { "data-check": c.name || "", "data-status": c.status || "" },
+          statusCell(look[0], look[1], CHECK_LOOK[c.status] ? t("tech.status." + c.status) : c.status || "?"),
+          h("td", { class: "tech-name", text: tOr(t, "check." + c.name, c.name || "") }),
+          h("td", null,
+            h("p", { class: "tech-reason", text: c.reason || "—" }),
+            c.hint ? h("p", { class: "tech-hint" }, h("strong", { text: t("tech.hint") + " " }), h("span", { text: c.hint })) : null));
+      }))));
+    return out;
+  },
+
+  devices(ctx, v, { msg, running }) {
+    const { t } = ctx;
+    const devs = v.devices || [];
+    const th = (k) => h("th", { scope: "col", text: t(k) });
+    return [
+      h("div", { class: "tech-actions" },
+        btn(ctx, { intent: "print_test", label: t("btn.print_test"), icon: "print", disabled: v.running }),
+        running),
+      msg,
+      devs.length
+        ? h("table", { class: "tech-table" },
+          h("caption", { class: "sr-only", text: t("tech.devices") }),
+          h("thead", null, h("tr", null, th("tech.col.device"), th("tech.col.status"), th("tech.col.reason"), th("tech.col.attached"))),
+          h("tbody", null, devs.map((d) => {
+            const look = DEVICE_LOOK[d.state] || ["info", "help"];
+            return h("tr", { "data-device": d.name || "", "data-state": d.state || "" },
+              h("td", { class: "tech-name", text: tOr(t, "device." + d.name, d.name || "") }),
+              statusCell(look[0], look[1], DEVICE_LOOK[d.state] ? t("tech.state." + d.state) : d.state || "?"),
+              h("td", { class: "tech-reason", text: d.reason || "—" }),
+              h("td", { class: "tech-mono", text: d.attached || "—" }));
+          })))
+        : h("p", { class: "tech-empty", text: t("tech.no_devices") }),
+    ];
+  },
+
+  logs(ctx, v, { msg, running }) {
+    const { t } = ctx;
+    const lines = v.logs || [];
+    // A technician who scrolled up to read keeps their place when new lines
+    // arrive; one at the bottom follows the newest line.
+    const old = document.querySelector("[data-logs]");
+    const follow = !old || old.scrollHeight - old.scrollTop - old.clientHeight < 8;
+    const keep = old ? old.scrollTop : 0;
+    const box = h("div", { class: "tech-logs", "data-logs": "", role: "region", tabindex: "0", "aria-label": t("tech.logs") },
+      lines.length
+        ? h("ol", { class: "log-lines" }, lines.map(logLine))
+        : h("p", { class: "tech-empty", text: t("tech.no_logs") }));
+    queueMicrotask(() => { box.scrollTop = follow ? box.scrollHeight : keep; });
+    return [running, msg, h("h2", { class: "tech-sub", text: t("tech.logs") }), box];
+  },
+
+  provision(ctx, v, { msg, running }) {
+    const { t } = ctx;
+    return [
+      h("div", { class: "hero tech-provision" },
+        illustration("receipt"),
+        h("h2", { text: t("tech.provision_scan") }),
+        h("p", { class: "lead", text: t("tech.provision_hint") })),
+      running,
+      msg,
+    ];
+  },
+};
+
+// logLine shows one JSON log line as "HH:MM:SS LEVEL msg key=value …"; a
+// line that is not a JSON object is shown as it came.
+function logLine(raw) {
+  let rec = null;
+  try { rec = JSON.parse(raw); } catch { /* not JSON */ }
+  if (!rec || typeof rec !== "object" || Array.isArray(rec)) return h("li", { class: "log-line", text: String(raw) });
+  const { time, level, msg, ...rest } = rec;
+  const lvl = String(level || "").toUpperCase();
+  const tone = /^(ERROR|FATAL)/.test(lvl) ? "fail" : /^WARN/.test(lvl) ? "warn" : lvl === "DEBUG" ? "debug" : "info";
+  const attrs = flatten(rest, "").map(([k, x]) => k + "=" + x).join(" ");
+  // Real spaces between the parts, so the line reads (and copies) as one.
+  return h("li", { class: "log-line log-" + tone, "data-level": lvl },
+    h("span", { class: "log-time", text: clock(time) }), " ",
+    h("span", { class: "log-level", text: lvl || "-" }), " ",
+    h("span", { class: "log-msg", text: msg === undefined ? "" : String(msg) }),
+    attrs ? [" ", h("span", { class: "log-attrs", text: attrs })] : null);
+}
+
+// flatten turns slog groups ({"req":{"id":1}}) into req.id=1 pairs, quoting
+// values with spaces the way slog's text handler does.
+function flatten(obj, prefix) {
+  const out = [];
+  for (const [k, x] of Object.entries(obj)) {
+    const key = prefix + k;
+    if (x && typeof x === "object" && !Array.isArray(x)) out.push(...flatten(x, key + "."));
+    else {
+      const str = typeof x === "string" ? x : JSON.stringify(x);
+      out.push([key, typeof x === "string" && (str === "" || /[\s"=]/.test(str)) ? JSON.stringify(str) : str]);
+    }
+  }
+  return out;
+}
+
+// clock is the log line's wall-clock time as written by the daemon (its own
+// time zone), HH:MM:SS; a Unix time in ms is shown in the page's.
+function clock(v) {
+  const m = /T(\d{2}:\d{2}:\d{2})/.exec(typeof v === "string" ? v : "");
+  if (m) return m[1];
+  if (typeof v === "number" && v > 0) return new Date(v).toTimeString().slice(0, 8);
+  return typeof v === "string" && v ? v : "--:--:--";
 }
