@@ -438,3 +438,36 @@ func TestTouchscreenLandscapeEnglishCardPulled(t *testing.T) {
 		t.Errorf("console errors: %q", errs)
 	}
 }
+
+// TestTouchscreenTechnician opens technician mode with the PIN from the idle
+// screen, runs the self-test against the demo's devices, looks at the devices
+// and the (redacted) logs, prints a test ticket, and leaves.
+func TestTouchscreenTechnician(t *testing.T) {
+	t.Parallel()
+	k := startDemoKiosk(t)
+	p := openKiosk(t, k, 1920, 1080)
+	p.tap(`[data-intent="technician_login"]`)
+	p.screen("staff_pin")
+	tapDigits(p, demoTechnicianPIN)
+	p.tap(`[data-intent="enter_pin"]`)
+	p.screen("technician")
+	p.tap(`[data-intent="run_selftest"]`)
+	p.waitFor("the self-test's results", `document.querySelectorAll('tr[data-check]').length === 10 && !document.querySelector('[data-running]')`)
+	p.screen("technician")
+	var failed int
+	if err := p.Eval(`document.querySelectorAll('tr[data-check][data-status="fail"]').length`, &failed); err != nil || failed != 0 {
+		t.Errorf("self-test on the demo: %d failed (%v): %.3000s", failed, err, p.html())
+	}
+	p.tap(`[data-intent="tech_panel"][data-panel="devices"]`)
+	p.waitFor("the devices", `document.querySelectorAll('tr[data-device]').length >= 6`)
+	p.tap(`[data-intent="print_test"]`)
+	p.waitFor("the test print", `!!document.querySelector('[data-tech-message="ok"]')`)
+	p.tap(`[data-intent="tech_panel"][data-panel="logs"]`)
+	p.waitFor("log lines", `document.querySelectorAll('li.log-line').length > 5`)
+	p.Screenshot("technician-logs")
+	p.tap(`[data-intent="staff_logout"]`)
+	p.screen("goodbye")
+	if errs := p.ConsoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %q", errs)
+	}
+}
