@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/vnkiosk/kiosk/internal/atomicfile"
 )
 
 // secretLen is the length of a per-boot secret in hex characters (32 bytes).
@@ -46,34 +48,10 @@ func WriteSecretFile(path, secret string) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("write UI secret: create %s: %w", dir, err)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	// 0640 exactly: the group (the browser's unit, through systemd) reads it,
+	// and the umask must not widen or narrow that.
+	if err := atomicfile.Write(path, []byte(secret+"\n"), 0o640); err != nil {
 		return fmt.Errorf("write UI secret: %w", err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		_ = f.Close()
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write UI secret %s: %w", path, err)
-	}
-	// Chmod explicitly: CreateTemp's 0600 is narrower than the group must read,
-	// and the umask must not widen or narrow what we promise.
-	if err := f.Chmod(0o640); err != nil {
-		return fail(err)
-	}
-	if _, err := f.WriteString(secret + "\n"); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write UI secret %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write UI secret %s: %w", path, err)
 	}
 	return nil
 }

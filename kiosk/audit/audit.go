@@ -27,6 +27,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/vnkiosk/kiosk/internal/sqlitemigrate"
+
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
 )
 
@@ -118,31 +120,7 @@ func Open(stateDir string, key []byte) (*Log, error) {
 }
 
 func migrate(db *sql.DB) error {
-	ctx := context.Background()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("audit database: %w", err)
-	}
-	defer tx.Rollback()
-	var v int
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return fmt.Errorf("audit database: %w", err)
-	}
-	if v > len(migrations) {
-		return fmt.Errorf("audit database is schema version %d, newer than this kioskd knows (%d)", v, len(migrations))
-	}
-	for ; v < len(migrations); v++ {
-		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
-			return fmt.Errorf("audit database migration %d: %w", v+1, err)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
-			return fmt.Errorf("audit database migration %d: %w", v+1, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("audit database: %w", err)
-	}
-	return nil
+	return sqlitemigrate.Migrate(context.Background(), db, "audit", migrations)
 }
 
 // Close closes the database.

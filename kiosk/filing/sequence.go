@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vnkiosk/kiosk/internal/atomicfile"
 )
 
 // Sequence hands out the day's dossier numbers (the NNNN of MaHoSo), persisted
@@ -52,42 +54,11 @@ func (s *Sequence) Next(t time.Time) (int, error) {
 	if n > 9999 {
 		return 0, ErrSequenceExhausted
 	}
-	if err := writeFileSync(s.path, fmt.Sprintf("%s %d\n", day, n)); err != nil {
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
+		return 0, fmt.Errorf("dossier numbering: %w", err)
+	}
+	if err := atomicfile.Write(s.path, fmt.Appendf(nil, "%s %d\n", day, n), 0o600); err != nil {
 		return 0, fmt.Errorf("dossier numbering: %w", err)
 	}
 	return n, nil
-}
-
-// writeFileSync replaces path with data durably: temp file, fsync, rename, fsync
-// of the directory.
-func writeFileSync(path, data string) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, ".seq-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.WriteString(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

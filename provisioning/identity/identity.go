@@ -25,6 +25,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/vnkiosk/kiosk/internal/atomicfile"
 )
 
 // Names of the files under <state dir>/identity.
@@ -100,7 +102,11 @@ func EnsureKey(stateDir string) (*ecdsa.PrivateKey, error) {
 		os.Remove(path)
 		return nil, fmt.Errorf("identity: write device key: %w", werr)
 	}
-	syncDir(dir)
+	// The key file's name must survive a power cut too.
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
 	return key, nil
 }
 
@@ -166,37 +172,10 @@ func encodeCerts(certs []*x509.Certificate) []byte {
 }
 
 func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*.tmp")
-	if err != nil {
-		return fmt.Errorf("identity: write %s: %w", path, err)
+	if err := atomicfile.Write(path, data, mode); err != nil {
+		return fmt.Errorf("identity: %w", err)
 	}
-	defer os.Remove(f.Name())
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(mode)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("identity: write %s: %w", path, err)
-	}
-	syncDir(dir)
 	return nil
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 }
 
 // ParseCertificates reads every CERTIFICATE block of PEM data.

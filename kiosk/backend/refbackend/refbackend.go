@@ -24,13 +24,14 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vnkiosk/kiosk/internal/atomicfile"
 
 	"github.com/vnkiosk/kiosk/kiosk/backend"
 )
@@ -625,29 +626,5 @@ func (s *Server) saveLocked() error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(s.opt.DB)
-	f, err := os.CreateTemp(dir, ".refbackend-*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), s.opt.DB); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(s.opt.DB, b, 0o600)
 }
