@@ -205,6 +205,11 @@ func (m *Machine) startInsurance(q insurance.Query) {
 			}
 			m.audit(audit.Entry{At: m.opt.Now(), StaffName: staffName, StaffIDNumber: staffID, Action: audit.ActionInsuranceCheck,
 				PatientIDNumber: q.CardNumber, Result: code})
+			kind := string(r.Kind)
+			if err != nil {
+				kind = "invalid_query"
+			}
+			m.insurance.WithLabelValues(kind).Inc()
 			if m.sess != s {
 				return
 			}
@@ -313,6 +318,7 @@ func (m *Machine) issueTicket(code string) {
 	s.ticket = tv
 	m.screen = ScreenTicket
 	m.log.Info("queue ticket", "department", code, "insurance", tv.Insurance)
+	m.tickets.WithLabelValues(tv.Insurance).Inc()
 	m.printPages(s, []layout.Page{mustPage(page.Page())}, Text{
 		VI: "Không in được phiếu. Vui lòng nhớ số " + tv.Number + " hoặc gọi nhân viên.",
 		EN: "The ticket could not be printed. Please remember number " + tv.Number + " or call staff."})

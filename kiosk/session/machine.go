@@ -100,8 +100,10 @@ type Machine struct {
 	cur      []byte
 	watchers map[chan struct{}]struct{}
 
-	sessions *prometheus.CounterVec
-	helps    prometheus.Counter
+	sessions  *prometheus.CounterVec
+	helps     prometheus.Counter
+	insurance *prometheus.CounterVec
+	tickets   *prometheus.CounterVec
 }
 
 // New returns a machine showing the idle screen.
@@ -134,14 +136,22 @@ func New(o Options) *Machine {
 		watchers: map[chan struct{}]struct{}{}}
 	m.sessions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kioskd_sessions_total",
-		Help: "Kiosk sessions by how they ended (filed, cancelled, timeout, card_removed, error, looked_up).",
+		Help: "Kiosk sessions by how they ended (filed, ticket, looked_up, checked, cancelled, declined, timeout, card_removed, staff_logout, staff_timeout, shutdown).",
 	}, []string{"end"})
+	m.insurance = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kioskd_insurance_checks_total",
+		Help: "Insurance (BHYT) checks by result kind (ok, expired, new_card, offline, gateway_error, ...).",
+	}, []string{"kind"})
+	m.tickets = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kioskd_queue_tickets_total",
+		Help: "Queue tickets issued, by insurance state on the ticket (checked, not_checked, problem).",
+	}, []string{"insurance"})
 	m.helps = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "kioskd_help_requests_total",
 		Help: "Times a citizen called staff from the kiosk.",
 	})
 	if o.Registerer != nil {
-		o.Registerer.MustRegister(m.sessions, m.helps)
+		o.Registerer.MustRegister(m.sessions, m.helps, m.insurance, m.tickets)
 	}
 	m.publish()
 	return m
