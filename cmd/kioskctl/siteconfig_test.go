@@ -85,5 +85,5 @@ func TestSiteConfigFetch(t *testing.T) {
 	expect([]string{"site-config", "show", "--state-dir", state}, 0, "site configuration version 2, issued", "verified", "procedures: 1.004873, 1.004194")
 
 	expect([]string{"site-config", "fetch", "--state-dir", state, "--config", filepath.Join(dir, "missing.yaml")}, 2, "give --server")
-	expect([]string{"site-config", "show", "--state-dir", t.TempDir()}, 1, "not provisioned")
+	expect([]string{"site-config", "show", "--state-dir", t.TempDir()}, 1, "no site configuration applied")
 }
