@@ -14,6 +14,7 @@ import (
 
 	"github.com/vnkiosk/kiosk/kiosk/control"
 	"github.com/vnkiosk/kiosk/kiosk/kiosktest"
+	"github.com/vnkiosk/kiosk/kiosk/staff"
 	"github.com/vnkiosk/kiosk/kiosk/submission"
 )
 
@@ -150,5 +151,16 @@ func TestBadConfigExitsWithLine(t *testing.T) {
 	}
 	if want := f + `:5: site.kind: "moon" is not a site kind; expected ward or hospital`; !strings.Contains(string(out), want) {
 		t.Errorf("output %q lacks %q", out, want)
+	}
+}
+
+// The demo's PIN hashes are constants; they must stay the hashes of the PINs
+// the demo prints.
+func TestDemoPINHashes(t *testing.T) {
+	t.Parallel()
+	for pin, hash := range map[string]string{demoStaffPIN: demoStaffPINHash, demoTechnicianPIN: demoTechnicianPINHash} {
+		if ok, err := staff.VerifyPIN(hash, pin); !ok || err != nil {
+			t.Errorf("the demo hash for PIN %s does not verify: %v", pin, err)
+		}
 	}
 }
