@@ -25,8 +25,9 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/vnkiosk/kiosk/internal/certreload"
 
 	"github.com/vnkiosk/kiosk/kiosk/filing/filingsig"
 	"github.com/vnkiosk/kiosk/kiosk/outbox"
@@ -77,9 +78,9 @@ const maxAnswer = 1 << 20
 // certificate is read again when its file changes, so a renewed certificate
 // (provisioning/enrol) is used from the next connection without a restart.
 func LoadTLSConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
-	cr := &certReloader{certFile: certFile, keyFile: keyFile}
-	if _, err := cr.get(); err != nil {
-		return nil, err
+	cr, err := certreload.New(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("backend: %w", err)
 	}
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
@@ -90,12 +91,10 @@ func LoadTLSConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
 		return nil, fmt.Errorf("backend: pinned CA %s holds no certificate", caFile)
 	}
 	return &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			return cr.get()
-		},
-		RootCAs:    pool,
-		NextProtos: []string{"http/1.1"},
+		MinVersion:           tls.VersionTLS12,
+		GetClientCertificate: cr.GetClientCertificate,
+		RootCAs:              pool,
+		NextProtos:           []string{"http/1.1"},
 	}, nil
 }
 
@@ -106,38 +105,6 @@ func ClientKey(tc *tls.Config) (crypto.PrivateKey, error) {
 		return nil, err
 	}
 	return c.PrivateKey, nil
-}
-
-// certReloader hands out the client certificate, reloading it when the
-// certificate file's modification time or size changes.
-type certReloader struct {
-	certFile, keyFile string
-
-	mu    sync.Mutex
-	stamp string
-	cert  *tls.Certificate
-}
-
-func (r *certReloader) get() (*tls.Certificate, error) {
-	fi, err := os.Stat(r.certFile)
-	if err != nil {
-		return nil, fmt.Errorf("backend: client certificate: %w", err)
-	}
-	stamp := fmt.Sprint(fi.ModTime().UnixNano(), fi.Size())
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cert != nil && stamp == r.stamp {
-		return r.cert, nil
-	}
-	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
-	if err != nil {
-		if r.cert != nil {
-			return r.cert, nil // a half-written renewal: keep the working one
-		}
-		return nil, fmt.Errorf("backend: client certificate: %w", err)
-	}
-	r.cert, r.stamp = &cert, stamp
-	return r.cert, nil
 }
 
 // New loads the certificates and returns a Client.

@@ -35,6 +35,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/vnkiosk/kiosk/internal/certreload"
+
 	"github.com/vnkiosk/kiosk/kiosk/version"
 )
 
@@ -226,11 +228,13 @@ func newHTTPClient(cfg Config) (*http.Client, error) {
 		return nil, errors.New("insurance: a client certificate needs both CertFile and KeyFile")
 	}
 	if cfg.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+		// The kiosk's certificate, renewed over the same files, is picked up
+		// at the next handshake.
+		cr, err := certreload.New(cfg.CertFile, cfg.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("insurance: client certificate: %w", err)
+			return nil, fmt.Errorf("insurance: %w", err)
 		}
-		tc.Certificates = []tls.Certificate{cert}
+		tc.GetClientCertificate = cr.GetClientCertificate
 	}
 	return &http.Client{
 		Transport: &http.Transport{
