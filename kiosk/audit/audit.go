@@ -20,16 +20,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 	"unicode"
 
-	"github.com/vnkiosk/kiosk/internal/sqlitemigrate"
-
-	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+	"github.com/vnkiosk/kiosk/internal/sqlitedb"
 )
 
 // Vietnam is Vietnam time (UTC+7, no daylight saving), in which exported times
@@ -94,33 +91,11 @@ func Open(stateDir string, key []byte) (*Log, error) {
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit state directory: %w", err)
 	}
-	path := filepath.Join(stateDir, DatabaseFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	db, err := sqlitedb.Open(filepath.Join(stateDir, DatabaseFile), "audit", migrations)
 	if err != nil {
-		return nil, fmt.Errorf("audit database: %w", err)
-	}
-	f.Close()
-	q := url.Values{}
-	q.Set("_journal_mode", "WAL")
-	q.Set("_synchronous", "FULL")
-	q.Set("_busy_timeout", "5000")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite3", (&url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}).String())
-	if err != nil {
-		return nil, fmt.Errorf("audit database: %w", err)
-	}
-	db.SetMaxOpenConns(1)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
-	if err := migrate(db); err != nil {
-		db.Close()
 		return nil, err
 	}
 	return &Log{db: db, key: append([]byte(nil), key...)}, nil
-}
-
-func migrate(db *sql.DB) error {
-	return sqlitemigrate.Migrate(context.Background(), db, "audit", migrations)
 }
 
 // Close closes the database.

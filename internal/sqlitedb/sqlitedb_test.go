@@ -1,24 +1,26 @@
-package sqlitemigrate
+package sqlitedb
 
 import (
 	"context"
-	"database/sql"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	_ "github.com/mattn/go-sqlite3"
 )
 
 func TestMigrate(t *testing.T) {
 	t.Parallel()
-	db, err := sql.Open("sqlite3", filepath.Join(t.TempDir(), "t.db"))
+	path := filepath.Join(t.TempDir(), "t.db")
+	v1 := []string{"CREATE TABLE a (x INTEGER)"}
+	db, err := Open(path, "test", v1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("database file mode: %v %v", fi.Mode(), err)
+	}
 	ctx := context.Background()
-	v1 := []string{"CREATE TABLE a (x INTEGER)"}
 	v2 := append(v1, "ALTER TABLE a ADD COLUMN y TEXT")
 	for _, m := range [][]string{v1, v1, v2} {
 		if err := Migrate(ctx, db, "test", m); err != nil {
