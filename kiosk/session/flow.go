@@ -149,14 +149,17 @@ func (m *Machine) onTimeout(context.Context) {
 }
 
 func (m *Machine) onCardEvent(ctx context.Context, ev pcsc.Event) {
-	if m.tech != nil {
-		// A technician tests the reader with cards; that is not a visit.
-		m.card = ev.Kind == pcsc.CardInserted || (m.card && ev.Kind != pcsc.CardRemoved && ev.Kind != pcsc.ReaderRemoved)
-		return
-	}
 	switch ev.Kind {
 	case pcsc.CardInserted:
 		m.card = true
+	case pcsc.CardRemoved, pcsc.ReaderRemoved:
+		m.card = false
+	}
+	if m.tech != nil {
+		return // a technician tests the reader with cards; that is not a visit
+	}
+	switch ev.Kind {
+	case pcsc.CardInserted:
 		switch m.screen {
 		case ScreenIdle, ScreenGoodbye, ScreenDossierLookup, ScreenDossierStatus, ScreenStaffHome:
 			m.startSession(ctx).fromCard = true
@@ -164,7 +167,6 @@ func (m *Machine) onCardEvent(ctx context.Context, ev pcsc.Event) {
 			m.playCue("card")
 		}
 	case pcsc.CardRemoved, pcsc.ReaderRemoved:
-		m.card = false
 		switch {
 		case m.sess != nil && m.sess.fromCard:
 			m.endSession("card_removed")

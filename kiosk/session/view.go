@@ -141,12 +141,6 @@ func (m *Machine) steps() (int, func(Screen) int) {
 
 func identityView(s *session) *IdentityView {
 	d := s.doc
-	str := func(p *string) string {
-		if p == nil {
-			return ""
-		}
-		return *p
-	}
 	v := &IdentityView{FullName: str(d.FullName), IDMasked: maskID(str(d.IDNumber)), DateOfBirth: displayDate(str(d.DateOfBirth)),
 		Sex: str(d.Sex), Photo: s.photoURL}
 	if ver := d.Verification; ver != nil {

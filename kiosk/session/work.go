@@ -293,12 +293,6 @@ func (m *Machine) startSubmit() {
 func (m *Machine) buildFiling(now time.Time) (*filing.Filing, []submission.Attachment, error) {
 	s := m.sess
 	d := s.doc
-	str := func(p *string) string {
-		if p == nil {
-			return ""
-		}
-		return *p
-	}
 	f := &filing.Filing{
 		MaHoSo: s.maHoSo, ProcedureCode: s.proc.Code, ProcedureName: s.proc.NameVI,
 		Applicant: filing.Applicant{IDNumber: str(d.IDNumber), FullName: str(d.FullName),
