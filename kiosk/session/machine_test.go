@@ -155,6 +155,29 @@ func (b *fakeBackend) Status(ctx context.Context, maHoSo string) (backend.Dossie
 	return backend.DossierStatus{MaHoSo: maHoSo, TrangThaiHoSo: code, Label: "Đang xử lý"}, nil
 }
 
+// fakeDisplay is the customer display (its driver is tested against recorded
+// SPI bytes in devices/display).
+type fakeDisplay struct {
+	mu      sync.Mutex
+	shown   []string // payloads shown
+	idle    int
+	expires time.Time
+}
+
+func (d *fakeDisplay) ShowsPaymentQR() bool { return true }
+func (d *fakeDisplay) ShowPaymentQR(payload string, amount int64, deadline time.Time) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.shown, d.expires = append(d.shown, payload), deadline
+	return nil
+}
+func (d *fakeDisplay) ShowIdle() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.idle++
+	return nil
+}
+
 type neverForward struct{}
 
 func (neverForward) Forward(ctx context.Context, d outbox.Delivery) error {
@@ -305,7 +328,8 @@ func (r *rig) assertNoPersonalData(t *testing.T) {
 
 func TestWardFilingFlow(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, nil)
+	display := &fakeDisplay{}
+	r := newRig(t, func(o *Options) { o.Display = display })
 	st := r.state(t)
 	if st.Screen != ScreenIdle || st.Say != "say.idle" || st.Session != "" || st.Lang != "vi" {
 		t.Fatalf("initial state: %s", r.m.State())
@@ -379,6 +403,11 @@ func TestWardFilingFlow(t *testing.T) {
 	if err := r.try(IntentCancel+"x", nil); intentCode(err) != "unknown_intent" {
 		t.Errorf("unknown intent: %v", err)
 	}
+	display.mu.Lock()
+	if len(display.shown) != 1 || !strings.Contains(display.shown[0], "5405150005802VN") || display.expires.UnixMilli() != p.ExpiresAt {
+		t.Errorf("customer display: %q until %v; want the fee's VietQR until the screen's deadline", display.shown, display.expires)
+	}
+	display.mu.Unlock()
 	paid := time.Date(2026, 11, 22, 10, 0, 0, 0, filing.Vietnam)
 	r.backend.pay <- backend.Payment{Status: backend.PaymentPaid, PaidAt: paid}
 	st = r.waitScreen(t, ScreenDone)
@@ -397,6 +426,11 @@ func TestWardFilingFlow(t *testing.T) {
 		t.Fatalf("outbox after filing: %+v, %v", stats, err)
 	}
 
+	display.mu.Lock()
+	if display.idle == 0 {
+		t.Error("the customer display kept the payment QR after payment")
+	}
+	display.mu.Unlock()
 	r.do(t, IntentFinish, nil)
 	r.waitScreen(t, ScreenGoodbye)
 	r.assertNoPersonalData(t)
