@@ -35,7 +35,7 @@ type testCA struct {
 	signerKey *ecdsa.PrivateKey
 }
 
-func newKey(t *testing.T) *ecdsa.PrivateKey {
+func newKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -44,7 +44,7 @@ func newKey(t *testing.T) *ecdsa.PrivateKey {
 	return k
 }
 
-func createCert(t *testing.T, tmpl, parent *x509.Certificate, pub, signer any) *x509.Certificate {
+func createCert(t testing.TB, tmpl, parent *x509.Certificate, pub, signer any) *x509.Certificate {
 	t.Helper()
 	tmpl.SerialNumber = big.NewInt(time.Now().UnixNano())
 	if tmpl.NotBefore.IsZero() {
@@ -64,7 +64,7 @@ func createCert(t *testing.T, tmpl, parent *x509.Certificate, pub, signer any) *
 	return c
 }
 
-func newCA(t *testing.T) *testCA {
+func newCA(t testing.TB) *testCA {
 	t.Helper()
 	ca := &testCA{key: newKey(t), signerKey: newKey(t)}
 	ca.cert = createCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: "test CA"}, IsCA: true, BasicConstraintsValid: true,
@@ -73,7 +73,7 @@ func newCA(t *testing.T) *testCA {
 	return ca
 }
 
-func (ca *testCA) issue(t *testing.T, cn string, eku x509.ExtKeyUsage, pub *ecdsa.PublicKey, ou []string) *x509.Certificate {
+func (ca *testCA) issue(t testing.TB, cn string, eku x509.ExtKeyUsage, pub *ecdsa.PublicKey, ou []string) *x509.Certificate {
 	t.Helper()
 	return createCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: cn, OrganizationalUnit: ou},
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{eku}}, ca.cert, pub, ca.key)
@@ -85,7 +85,7 @@ func (ca *testCA) pool() *x509.CertPool {
 	return p
 }
 
-func (ca *testCA) sign(t *testing.T, raw []byte) []byte {
+func (ca *testCA) sign(t testing.TB, raw []byte) []byte {
 	t.Helper()
 	s, err := Sign(raw, ca.signerKey, []*x509.Certificate{ca.signer})
 	if err != nil {
@@ -120,7 +120,7 @@ var (
 
 // testPINHash is one argon2id hash shared by the tests (hashing is slow by
 // design).
-func testPINHash(t *testing.T) string {
+func testPINHash(t testing.TB) string {
 	t.Helper()
 	pinOnce.Do(func() {
 		h, err := staff.HashPIN("4826")
@@ -132,7 +132,7 @@ func testPINHash(t *testing.T) string {
 	return pinHash
 }
 
-func cscaPEM(t *testing.T, cn string) string {
+func cscaPEM(t testing.TB, cn string) string {
 	t.Helper()
 	k := newKey(t)
 	c := createCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: cn, Country: []string{"VN"}}, IsCA: true, BasicConstraintsValid: true,
@@ -141,7 +141,7 @@ func cscaPEM(t *testing.T, cn string) string {
 }
 
 // sampleDoc is a full document; the staff member is fictional.
-func sampleDoc(t *testing.T, version int64) *Document {
+func sampleDoc(t testing.TB, version int64) *Document {
 	t.Helper()
 	return &Document{
 		Version:     version,
@@ -156,7 +156,7 @@ func sampleDoc(t *testing.T, version int64) *Document {
 	}
 }
 
-func marshal(t *testing.T, d any) []byte {
+func marshal(t testing.TB, d any) []byte {
 	t.Helper()
 	b, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
@@ -556,4 +556,49 @@ func TestOverlay(t *testing.T) {
 			tt.check(t, c)
 		})
 	}
+}
+
+// FuzzParse: any bytes from the network are refused with ErrInvalid or parse,
+// never panic.
+func FuzzParse(f *testing.F) {
+	f.Add(marshal(f, sampleDoc(f, 1)))
+	f.Add([]byte(`{"version":1}`))
+	f.Add([]byte(`{"version":1,"site":"S"} {}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if _, err := Parse(raw); err != nil && !errors.Is(err, ErrInvalid) {
+			t.Fatalf("Parse error %v does not wrap ErrInvalid", err)
+		}
+	})
+}
+
+// FuzzVerify: a signed document whose bytes or signature are changed anywhere
+// never verifies.
+func FuzzVerify(f *testing.F) {
+	ca := newCA(f)
+	raw := marshal(f, sampleDoc(f, 1))
+	sig := ca.sign(f, raw)
+	roots := ca.pool()
+	now := time.Now()
+	if _, err := Verify(raw, sig, roots, testSite, now); err != nil {
+		f.Fatalf("the untouched document: %v", err)
+	}
+	f.Add(0, byte(1), false)
+	f.Add(10, byte(0x20), true)
+	f.Fuzz(func(t *testing.T, at int, flip byte, inSig bool) {
+		if flip == 0 {
+			return
+		}
+		r, s := bytes.Clone(raw), bytes.Clone(sig)
+		target := r
+		if inSig {
+			target = s
+		}
+		if at < 0 {
+			at = -at
+		}
+		target[at%len(target)] ^= flip
+		if _, err := Verify(r, s, roots, testSite, now); err == nil {
+			t.Fatalf("verified after flipping byte %d of the %s with %#x", at%len(target), map[bool]string{true: "signature", false: "document"}[inSig], flip)
+		}
+	})
 }
