@@ -357,6 +357,9 @@ func TestWardFilingFlow(t *testing.T) {
 	if f := fields["full_name"]; !f.Locked || f.Value != sampleName {
 		t.Errorf("full_name should be locked from the chip: %+v", f)
 	}
+	if f := fields["id_number"]; !f.Locked || f.Value != "0010****2345" {
+		t.Errorf("the ID number on the form is locked and masked: %+v", f)
+	}
 	if f := fields["phone"]; f.Locked || f.Value != "" {
 		t.Errorf("phone is typed by the citizen: %+v", f)
 	}
@@ -443,6 +446,15 @@ func TestWardFilingFlow(t *testing.T) {
 	st = r.waitScreen(t, ScreenIdle)
 	if st.Session != "" || st.Lang != "vi" {
 		t.Errorf("idle after the session: %s", r.m.State())
+	}
+}
+
+func TestMaskID(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"001083012345": "0010****2345", "012345678": "01*****78", "1234": "****", "": "****"} {
+		if got := maskID(in); got != want {
+			t.Errorf("maskID(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

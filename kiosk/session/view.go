@@ -66,6 +66,11 @@ func (m *Machine) view() State {
 		for _, f := range s.proc.Fields {
 			v := FieldView{Key: f.Key, Label: Text{VI: f.LabelVI, EN: f.LabelEN}, Type: string(f.Type), Value: s.form[f.Key],
 				Locked: s.locked(f), Required: f.Required, MaxLength: f.MaxLength, Options: f.Options}
+			if v.Locked && (f.Chip == "id_number" || f.Chip == "old_id_number") {
+				// The citizen checks it, the filing carries it whole; the
+				// screen, seen over a shoulder, does not need all of it.
+				v.Value = maskID(v.Value)
+			}
 			if e, ok := s.fieldErrs[f.Key]; ok {
 				v.Error = &e
 			}
@@ -181,8 +186,12 @@ func maskID(id string) string {
 	if len(id) < 9 {
 		return "****"
 	}
+	keep := 4 // of a 12-digit number, 4 and 4 show
+	if len(id) < 12 {
+		keep = 2 // of a 9-digit old one, 2 and 2
+	}
 	b := []byte(id)
-	for i := 4; i < len(b)-4; i++ {
+	for i := keep; i < len(b)-keep; i++ {
 		b[i] = '*'
 	}
 	return string(b)
