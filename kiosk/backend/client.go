@@ -232,8 +232,9 @@ func statusError(code int, body []byte) error {
 
 // Forward implements outbox.Forwarder: POST /v1/filings with the delivery's
 // idempotency key. nil means the backend stored the filing (201) or had it
-// already under this key (200). 4xx answers are permanent, except 408/425/429 and 401/403 (the kiosk is refused, not the filing);
-// 5xx, network failures and timeouts are retryable.
+// already under this key (200). 4xx answers are permanent, except 408/425/429
+// and 401/403 (those refuse the kiosk, not the filing); 5xx, network failures
+// and timeouts are retryable.
 func (c *Client) Forward(ctx context.Context, d outbox.Delivery) error {
 	_, err := c.Submit(ctx, d)
 	return err
