@@ -18,6 +18,10 @@ const dbRetryDelay = time.Second
 // filings means after every delivery.
 const checkpointEvery = time.Second
 
+// checkpointRetry is how soon an idle queue retries a checkpoint a reader
+// got in the way of.
+const checkpointRetry = 250 * time.Millisecond
+
 // run is the sender: one goroutine, so deliveries are strictly in queue order and
 // at most one is in flight. It forwards the oldest pending row; while that row
 // waits for its backoff or for the breaker, rows behind it wait too. Dead letters
@@ -42,7 +46,14 @@ func (o *Outbox) run() {
 		}
 		if !ok {
 			o.checkpoint(ctx)
-			o.sleep(0) // until a row is enqueued or retried
+			if o.purgedSinceCheckpoint {
+				// A reader (the stats of kioskctl outbox, /metrics) held the
+				// WAL: try again soon rather than keep purged frames in it
+				// until the next filing arrives.
+				o.sleep(checkpointRetry)
+			} else {
+				o.sleep(0) // until a row is enqueued or retried
+			}
 			continue
 		}
 		now := time.Now()
@@ -204,7 +215,7 @@ func (o *Outbox) checkpoint(ctx context.Context) {
 	}
 	o.lastCheckpoint = time.Now()
 	if err := o.st.checkpoint(ctx); err != nil {
-		o.opt.Log.Warn("outbox WAL not truncated after a purge; retried after the next one", "err", err)
+		o.opt.Log.Warn("outbox WAL not truncated after a purge; retried", "err", err)
 		return
 	}
 	o.purgedSinceCheckpoint = false
