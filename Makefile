@@ -22,7 +22,7 @@ DEB_PACKAGES := gcc libc6-dev pkg-config git ca-certificates systemd sysvinit-ut
 	pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools \
 	libopenjp2-7-dev libopenjp2-tools \
 	sane-utils zbar-tools tesseract-ocr tesseract-ocr-vie fonts-dejavu-core \
-	chromium cage espeak-ng sox
+	chromium cage espeak-ng sox swtpm swtpm-tools
 
 # Packages whose tests talk to pcscd, and which are concurrent enough to run
 # under the race detector.
