@@ -2,6 +2,7 @@ package tpmkey
 
 import (
 	"crypto"
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -21,11 +22,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vnkiosk/kiosk/provisioning/tpmkey/tpmkeytest"
 )
 
 func TestPublicIsP256(t *testing.T) {
 	t.Parallel()
-	needSWTPM(t)
+	tpmkeytest.Need(t)
 	key, _ := openSWTPM(t, t.TempDir())
 	pub, ok := key.Public().(*ecdsa.PublicKey)
 	if !ok {
@@ -34,14 +37,16 @@ func TestPublicIsP256(t *testing.T) {
 	if pub.Curve != elliptic.P256() {
 		t.Fatalf("curve is %s, want P-256", pub.Curve.Params().Name)
 	}
-	if !pub.Curve.IsOnCurve(pub.X, pub.Y) {
+	if b, err := pub.Bytes(); err != nil {
+		t.Fatalf("public key: %v", err)
+	} else if _, err := ecdh.P256().NewPublicKey(b); err != nil {
 		t.Fatal("public point is not on P-256")
 	}
 }
 
 func TestSignVerifies(t *testing.T) {
 	t.Parallel()
-	needSWTPM(t)
+	tpmkeytest.Need(t)
 	key, _ := openSWTPM(t, t.TempDir())
 	pub := key.Public().(*ecdsa.PublicKey)
 	msg := []byte("hồ sơ thử nghiệm")
@@ -62,7 +67,7 @@ func TestSignVerifies(t *testing.T) {
 // Concurrent TLS handshakes sign at once; the TPM connection must serialise them.
 func TestSignConcurrent(t *testing.T) {
 	t.Parallel()
-	needSWTPM(t)
+	tpmkeytest.Need(t)
 	key, _ := openSWTPM(t, t.TempDir())
 	pub := key.Public().(*ecdsa.PublicKey)
 	var wg sync.WaitGroup
@@ -91,7 +96,7 @@ func TestSignConcurrent(t *testing.T) {
 
 func TestSignRejects(t *testing.T) {
 	t.Parallel()
-	needSWTPM(t)
+	tpmkeytest.Need(t)
 	key, stop := openSWTPM(t, t.TempDir())
 	d256 := sha256.Sum256([]byte("x"))
 	d384 := sha512.Sum384([]byte("x"))
@@ -124,7 +129,7 @@ func TestSignRejects(t *testing.T) {
 // different TPM (or after the TPM is cleared).
 func TestSameTPMSameKey(t *testing.T) {
 	t.Parallel()
-	needSWTPM(t)
+	tpmkeytest.Need(t)
 	state := t.TempDir()
 	first, stop := openSWTPM(t, state)
 	firstPub := first.Public().(*ecdsa.PublicKey)
@@ -152,7 +157,7 @@ func TestSameTPMSameKey(t *testing.T) {
 
 func TestCSR(t *testing.T) {
 	t.Parallel()
-	needSWTPM(t)
+	tpmkeytest.Need(t)
 	key, _ := openSWTPM(t, t.TempDir())
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
 		Subject: pkix.Name{CommonName: "kiosk-test-0001"},
@@ -179,7 +184,7 @@ func TestCSR(t *testing.T) {
 // CertificateVerify, for both TLS versions the kiosk may meet.
 func TestTLSClientAuth(t *testing.T) {
 	t.Parallel()
-	needSWTPM(t)
+	tpmkeytest.Need(t)
 	key, _ := openSWTPM(t, t.TempDir())
 	cert := selfSigned(t, key)
 
@@ -255,12 +260,12 @@ func selfSigned(t *testing.T, key crypto.Signer) *x509.Certificate {
 // /dev/tpmrm0: go-tpm opens sockets and character devices alike.
 func TestOpenDevice(t *testing.T) {
 	t.Parallel()
-	needSWTPM(t)
+	tpmkeytest.Need(t)
 	state := t.TempDir()
-	sw := startSWTPM(t, state)
-	t.Cleanup(func() { sw.stop(t) })
+	sw := tpmkeytest.Start(t, state)
+	t.Cleanup(func() { sw.Stop(t) })
 
-	key, err := OpenDevice(sw.sock)
+	key, err := OpenDevice(sw.Sock)
 	if err != nil {
 		t.Fatalf("OpenDevice(swtpm socket): %v", err)
 	}
@@ -278,7 +283,7 @@ func TestOpenDevice(t *testing.T) {
 	if err := key.Close(); err != nil && !strings.Contains(err.Error(), "close TPM") {
 		t.Fatalf("Close: %v", err)
 	}
-	sw.stop(t)
+	sw.Stop(t)
 
 	// The same TPM through Open gives the same key as through OpenDevice.
 	again, _ := openSWTPM(t, state)
