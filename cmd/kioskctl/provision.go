@@ -55,7 +55,8 @@ func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fmt.Fprintf(stdout, "site: %s\n", id.Site())
 	fmt.Fprintf(stdout, "certificate expires: %s\n", id.NotAfter().UTC().Format(time.RFC3339))
 	fmt.Fprintf(stdout, "identity: %s\n", id.Dir())
-	fmt.Fprintf(stdout, "device key: %s\n", identity.KeyStorage())
+	fmt.Fprintf(stdout, "device key: %s\n", id.KeyStorage())
+	fmt.Fprintf(stdout, "for kioskd.yaml: backend: {ca_file: %s, cert_file: %s, key_file: %s}\n", id.CAFile(), id.CertFile(), id.KeyFile())
 	return nil
 }
 

@@ -1,14 +1,20 @@
 // Package certreload owns the kiosk's TLS client certificate as the TLS
 // clients see it: read again when its file changes, so a certificate renewed
 // over EST (written over the same files) is used from the next handshake
-// without restarting kioskd.
+// without restarting kioskd. The key is a PEM file, or "tpm:PATH" for the
+// kiosk key in that TPM (provisioning/tpmkey), which never leaves it.
 package certreload
 
 import (
+	"crypto/ecdsa"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"sync"
+
+	"github.com/vnkiosk/kiosk/provisioning/tpmkey"
 )
 
 // Loader hands out the certificate in certFile and keyFile.
@@ -44,7 +50,7 @@ func (l *Loader) Certificate() (*tls.Certificate, error) {
 	if l.cert != nil && stamp == l.stamp {
 		return l.cert, nil
 	}
-	cert, err := tls.LoadX509KeyPair(l.certFile, l.keyFile)
+	cert, err := load(l.certFile, l.keyFile)
 	if err != nil {
 		if l.cert != nil {
 			return l.cert, nil
@@ -53,6 +59,39 @@ func (l *Loader) Certificate() (*tls.Certificate, error) {
 	}
 	l.cert, l.stamp = &cert, stamp
 	return l.cert, nil
+}
+
+// load reads the pair; a key file "tpm:PATH" is the kiosk key in that TPM.
+func load(certFile, keyFile string) (tls.Certificate, error) {
+	if !tpmkey.IsRef(keyFile) {
+		return tls.LoadX509KeyPair(certFile, keyFile)
+	}
+	key, err := tpmkey.FromRef(keyFile)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	b, err := os.ReadFile(certFile)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	var c tls.Certificate
+	for blk, rest := pem.Decode(b); blk != nil; blk, rest = pem.Decode(rest) {
+		if blk.Type == "CERTIFICATE" {
+			c.Certificate = append(c.Certificate, blk.Bytes)
+		}
+	}
+	if len(c.Certificate) == 0 {
+		return tls.Certificate{}, fmt.Errorf("%s holds no certificate", certFile)
+	}
+	if c.Leaf, err = x509.ParseCertificate(c.Certificate[0]); err != nil {
+		return tls.Certificate{}, err
+	}
+	pub, ok := c.Leaf.PublicKey.(*ecdsa.PublicKey)
+	if !ok || !pub.Equal(key.Public()) {
+		return tls.Certificate{}, fmt.Errorf("%s is not the certificate of the TPM's kiosk key", certFile)
+	}
+	c.PrivateKey = key
+	return c, nil
 }
 
 // GetClientCertificate is for tls.Config.GetClientCertificate.

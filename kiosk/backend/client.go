@@ -147,8 +147,11 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if k, ok := key.(*ecdsa.PrivateKey); ok && k.Curve == elliptic.P256() {
-		signer = &filingsig.Signer{Key: k}
+	// The device key signs the filings too, wherever it lives (a file, a TPM).
+	if k, ok := key.(crypto.Signer); ok {
+		if pub, ok := k.Public().(*ecdsa.PublicKey); ok && pub.Curve == elliptic.P256() {
+			signer = &filingsig.Signer{Key: k}
+		}
 	}
 	return &Client{
 		signer: signer,

@@ -423,7 +423,7 @@ func (c *Config) validate() Errors {
 		add(c.errf("backend.cert_file", "cert_file and key_file go together; give both or neither"))
 	}
 	for _, k := range []struct{ key, v string }{
-		{"backend.ca_file", c.Backend.CAFile}, {"backend.cert_file", c.Backend.CertFile}, {"backend.key_file", c.Backend.KeyFile},
+		{"backend.ca_file", c.Backend.CAFile}, {"backend.cert_file", c.Backend.CertFile}, {"backend.key_file", keyPath(c.Backend.KeyFile)},
 		{"devices.card_reader.csca_dir", c.Devices.CardReader.CSCADir},
 		{"devices.scanner.sane_config_dir", c.Devices.Scanner.ConfigDir},
 	} {
@@ -474,6 +474,10 @@ func (c *Config) validate() Errors {
 	sortByLine(es)
 	return es
 }
+
+// keyPath is the path part of a key_file: a file, or the TPM device of a
+// "tpm:/dev/tpmrm0" reference (the device key kept in the TPM).
+func keyPath(keyFile string) string { return strings.TrimPrefix(keyFile, "tpm:") }
 
 // CheckPrinterURI checks a receipt printer URI.
 func CheckPrinterURI(s string) error {

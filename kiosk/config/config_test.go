@@ -157,3 +157,20 @@ func TestExampleConfigIsValid(t *testing.T) {
 		t.Errorf("example decoded as %+v", c.Devices)
 	}
 }
+
+func TestKeyFileMayBeTPM(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		keyFile string
+		ok      bool
+	}{{"/var/lib/kioskd/identity/device-key.pem", true}, {"tpm:/dev/tpmrm0", true}, {"tpm:tpmrm0", false}, {"key.pem", false}} {
+		c := Defaults()
+		c.Kiosk.ID, c.Site.Code = "K-1", "79001"
+		c.Site.Kind = SiteWard
+		c.Backend = Backend{URL: "https://gw.example/", CAFile: "/ca.pem", CertFile: "/cert.pem", KeyFile: tt.keyFile}
+		errs := c.validate()
+		if (len(errs) == 0) != tt.ok {
+			t.Errorf("key_file %q: %v", tt.keyFile, errs)
+		}
+	}
+}

@@ -96,7 +96,7 @@ func (c *Config) validateInsurance() Errors {
 	}
 	for _, k := range []struct{ key, v string }{
 		{"insurance.password_file", in.PasswordFile}, {"insurance.ca_file", in.CAFile},
-		{"insurance.cert_file", in.CertFile}, {"insurance.key_file", in.KeyFile},
+		{"insurance.cert_file", in.CertFile}, {"insurance.key_file", keyPath(in.KeyFile)},
 	} {
 		if k.v != "" && !path.IsAbs(k.v) {
 			add(c.errf(k.key, "%q is not an absolute path", k.v))

@@ -14,6 +14,7 @@ package enrol
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
@@ -132,8 +133,8 @@ func estHost(server string) (string, error) {
 }
 
 // DefaultKioskID derives a kiosk id from the site and the device key.
-func DefaultKioskID(site string, key *ecdsa.PrivateKey) (string, error) {
-	spki, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+func DefaultKioskID(site string, key crypto.Signer) (string, error) {
+	spki, err := x509.MarshalPKIXPublicKey(key.Public())
 	if err != nil {
 		return "", err
 	}
@@ -258,7 +259,7 @@ func fingerprints(certs []*x509.Certificate) string {
 	return strings.Join(s, ", ")
 }
 
-func newCSR(key *ecdsa.PrivateKey, tmpl *x509.CertificateRequest) (*x509.CertificateRequest, error) {
+func newCSR(key crypto.Signer, tmpl *x509.CertificateRequest) (*x509.CertificateRequest, error) {
 	tmpl.SignatureAlgorithm = x509.ECDSAWithSHA256
 	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
 	if err != nil {
@@ -270,8 +271,8 @@ func newCSR(key *ecdsa.PrivateKey, tmpl *x509.CertificateRequest) (*x509.Certifi
 // checkIssued makes sure the certificate is for our key, chains to the pinned
 // CA and is usable as a TLS client certificate, and returns the chain to
 // store (leaf first, then intermediates).
-func checkIssued(cert *x509.Certificate, key *ecdsa.PrivateKey, roots *x509.CertPool, intermediates []*x509.Certificate) ([]*x509.Certificate, error) {
-	if !key.PublicKey.Equal(cert.PublicKey) {
+func checkIssued(cert *x509.Certificate, key crypto.Signer, roots *x509.CertPool, intermediates []*x509.Certificate) ([]*x509.Certificate, error) {
+	if pub, ok := key.Public().(*ecdsa.PublicKey); !ok || !pub.Equal(cert.PublicKey) {
 		return nil, errors.New("enrol: the server issued a certificate for another key")
 	}
 	inter := x509.NewCertPool()

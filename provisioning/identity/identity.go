@@ -11,6 +11,7 @@ package identity
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -24,17 +25,22 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/vnkiosk/kiosk/internal/atomicfile"
+	"github.com/vnkiosk/kiosk/provisioning/tpmkey"
 )
 
 // Names of the files under <state dir>/identity.
 const (
-	DirName  = "identity"
-	KeyName  = "device-key.pem"
-	CertName = "device-cert.pem"
-	CAName   = "ca.pem"
+	DirName = "identity"
+	KeyName = "device-key.pem"
+	// TPMKeyName, instead of KeyName, says the device key lives in a TPM: it
+	// holds the key reference ("tpm:/dev/tpmrm0").
+	TPMKeyName = "device-key.tpm"
+	CertName   = "device-cert.pem"
+	CAName     = "ca.pem"
 )
 
 // ErrNotProvisioned means the state directory holds no complete identity yet:
@@ -47,19 +53,21 @@ var tpmDevice = "/dev/tpmrm0"
 
 // Identity is a loaded device identity.
 type Identity struct {
-	dir   string
-	key   *ecdsa.PrivateKey
-	chain []*x509.Certificate // leaf first
-	ca    []*x509.Certificate
+	dir    string
+	key    crypto.Signer       // *ecdsa.PrivateKey from the key file, or *tpmkey.Key
+	keyRef string              // the key file's path, or "tpm:PATH"
+	chain  []*x509.Certificate // leaf first
+	ca     []*x509.Certificate
 }
 
 // Dir is <stateDir>/identity.
 func Dir(stateDir string) string { return filepath.Join(stateDir, DirName) }
 
-// EnsureKey returns the device key, generating it first if the state
-// directory has none. An existing key is never replaced: the key is what the
-// backend knows the kiosk by across renewals.
-func EnsureKey(stateDir string) (*ecdsa.PrivateKey, error) {
+// EnsureKey returns the device key, creating it first if the state directory
+// has none: in the TPM 2.0 when the machine has one, else in a 0600 file. An
+// existing key is never replaced: the key is what the backend knows the kiosk
+// by across renewals.
+func EnsureKey(stateDir string) (crypto.Signer, error) {
 	dir := Dir(stateDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("identity: create %s: %w", dir, err)
@@ -67,26 +75,42 @@ func EnsureKey(stateDir string) (*ecdsa.PrivateKey, error) {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("identity: %w", err)
 	}
-	path := filepath.Join(dir, KeyName)
-	key, err := readKey(path)
+	key, _, err := loadKey(dir)
 	if err == nil {
 		return key, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if _, err := os.Stat(tpmDevice); err == nil {
+		// The TPM derives the key; only the reference to it is written down.
+		ref := tpmkey.RefPrefix + tpmDevice
+		k, err := tpmkey.FromRef(ref)
+		if err != nil {
+			return nil, fmt.Errorf("identity: device key in the TPM: %w", err)
+		}
+		if err := writeAtomic(filepath.Join(dir, TPMKeyName), []byte(ref+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		return k, nil
+	}
+	path := filepath.Join(dir, KeyName)
+	fileKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("identity: generate device key: %w", err)
 	}
-	der, err := x509.MarshalECPrivateKey(key)
+	der, err := x509.MarshalECPrivateKey(fileKey)
 	if err != nil {
 		return nil, fmt.Errorf("identity: encode device key: %w", err)
 	}
 	// O_EXCL: if another process created the key meanwhile, keep theirs.
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return readKey(path)
+		theirs, err := readKey(path)
+		if err != nil {
+			return nil, err
+		}
+		return theirs, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("identity: create device key: %w", err)
@@ -107,7 +131,27 @@ func EnsureKey(stateDir string) (*ecdsa.PrivateKey, error) {
 		_ = d.Sync()
 		d.Close()
 	}
-	return key, nil
+	return fileKey, nil
+}
+
+// loadKey returns the device key of an identity directory and its reference
+// (the key file's path, or "tpm:PATH"); an error wrapping fs.ErrNotExist when
+// there is none.
+func loadKey(dir string) (crypto.Signer, string, error) {
+	if b, err := os.ReadFile(filepath.Join(dir, TPMKeyName)); err == nil {
+		ref := strings.TrimSpace(string(b))
+		k, err := tpmkey.FromRef(ref)
+		if err != nil {
+			return nil, "", fmt.Errorf("identity: device key in the TPM: %w", err)
+		}
+		return k, ref, nil
+	}
+	path := filepath.Join(dir, KeyName)
+	k, err := readKey(path)
+	if err != nil {
+		return nil, "", err
+	}
+	return k, path, nil
 }
 
 func readKey(path string) (*ecdsa.PrivateKey, error) {
@@ -150,11 +194,11 @@ func Store(stateDir string, chain, ca []*x509.Certificate) error {
 	if len(chain) == 0 || len(ca) == 0 {
 		return errors.New("identity: store: empty certificate chain or CA")
 	}
-	key, err := readKey(filepath.Join(Dir(stateDir), KeyName))
+	key, _, err := loadKey(Dir(stateDir))
 	if err != nil {
 		return err
 	}
-	if !key.PublicKey.Equal(chain[0].PublicKey) {
+	if !samePublic(key, chain[0]) {
 		return errors.New("identity: the issued certificate is not for this kiosk's device key")
 	}
 	if err := writeAtomic(filepath.Join(Dir(stateDir), CAName), encodeCerts(ca), 0o644); err != nil {
@@ -207,16 +251,19 @@ func ParseCertificates(b []byte) ([]*x509.Certificate, error) {
 // together.
 func Load(stateDir string) (*Identity, error) {
 	dir := Dir(stateDir)
-	for _, n := range []string{KeyName, CertName, CAName} {
+	for _, n := range []string{CertName, CAName} {
 		if _, err := os.Stat(filepath.Join(dir, n)); errors.Is(err, fs.ErrNotExist) {
 			return nil, ErrNotProvisioned
 		}
 	}
-	key, err := readKey(filepath.Join(dir, KeyName))
+	key, ref, err := loadKey(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotProvisioned
+	}
 	if err != nil {
 		return nil, err
 	}
-	id := &Identity{dir: dir, key: key}
+	id := &Identity{dir: dir, key: key, keyRef: ref}
 	b, err := os.ReadFile(filepath.Join(dir, CertName))
 	if err != nil {
 		return nil, fmt.Errorf("identity: %w", err)
@@ -230,7 +277,7 @@ func Load(stateDir string) (*Identity, error) {
 	if id.ca, err = ParseCertificates(b); err != nil {
 		return nil, fmt.Errorf("identity: %s: %w", CAName, err)
 	}
-	if !key.PublicKey.Equal(id.chain[0].PublicKey) {
+	if !samePublic(key, id.chain[0]) {
 		return nil, errors.New("identity: the device certificate does not match the device key")
 	}
 	return id, nil
@@ -245,8 +292,15 @@ func (id *Identity) Chain() []*x509.Certificate { return id.chain }
 // CACertificates are the pinned CA certificates.
 func (id *Identity) CACertificates() []*x509.Certificate { return id.ca }
 
-// PrivateKey is the device key, for TLS and for signing filings.
-func (id *Identity) PrivateKey() *ecdsa.PrivateKey { return id.key }
+// PrivateKey is the device key, for TLS and for signing filings: an
+// *ecdsa.PrivateKey, or a *tpmkey.Key that never leaves the TPM.
+func (id *Identity) PrivateKey() crypto.Signer { return id.key }
+
+// samePublic reports whether cert certifies key.
+func samePublic(key crypto.Signer, cert *x509.Certificate) bool {
+	pub, ok := key.Public().(*ecdsa.PublicKey)
+	return ok && pub.Equal(cert.PublicKey)
+}
 
 // TLSCertificate is the client certificate for mutual TLS with the backend.
 func (id *Identity) TLSCertificate() tls.Certificate {
@@ -289,8 +343,9 @@ func (id *Identity) Site() string {
 // load PEM files themselves (kioskd's backend client).
 func (id *Identity) CertFile() string { return filepath.Join(id.dir, CertName) }
 
-// KeyFile is the device key's file.
-func (id *Identity) KeyFile() string { return filepath.Join(id.dir, KeyName) }
+// KeyFile is the device key's file, or "tpm:PATH" for a key in a TPM (which
+// the backend and insurance clients resolve through internal/certreload).
+func (id *Identity) KeyFile() string { return id.keyRef }
 
 // CAFile is the pinned CA's file.
 func (id *Identity) CAFile() string { return filepath.Join(id.dir, CAName) }
@@ -304,18 +359,16 @@ func Fingerprint(c *x509.Certificate) string {
 	return hex.EncodeToString(s[:])
 }
 
-// KeyStorage says where the device key is kept. When the machine has a TPM
-// 2.0 it says so, and that this build still keeps the key in a file: TPM
-// key storage needs go-tpm, which is not a pinned dependency yet.
-func KeyStorage() string {
-	if _, err := os.Stat(tpmDevice); err == nil {
-		return "0600 file (a TPM 2.0 is present at " + tpmDevice + ", but this build keeps the key in a file: TPM key storage is not built in)"
+// KeyStorage says where the device key is kept.
+func (id *Identity) KeyStorage() string {
+	if tpmkey.IsRef(id.keyRef) {
+		return "TPM 2.0 (" + strings.TrimPrefix(id.keyRef, tpmkey.RefPrefix) + ")"
 	}
-	return "0600 file (no TPM 2.0 found)"
+	return "0600 file"
 }
 
 // Status is a one-line summary without personal data: kiosk id, expiry and
 // where the key is kept.
 func (id *Identity) Status() string {
-	return fmt.Sprintf("kiosk %s, certificate valid until %s, key in a %s", id.KioskID(), id.NotAfter().UTC().Format(time.RFC3339), KeyStorage())
+	return fmt.Sprintf("kiosk %s, certificate valid until %s, key in a %s", id.KioskID(), id.NotAfter().UTC().Format(time.RFC3339), id.KeyStorage())
 }

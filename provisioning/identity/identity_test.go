@@ -7,12 +7,18 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"io/fs"
 	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vnkiosk/kiosk/internal/certreload"
+	"github.com/vnkiosk/kiosk/kiosk/filing/filingsig"
+	"github.com/vnkiosk/kiosk/provisioning/tpmkey"
+	"github.com/vnkiosk/kiosk/provisioning/tpmkey/tpmkeytest"
 )
 
 // issue makes a CA and a client certificate for pub.
@@ -58,14 +64,14 @@ func TestEnsureKeyCreatesOnceAndKeeps(t *testing.T) {
 	if m := mode(t, filepath.Join(state, DirName)); m != 0o700 {
 		t.Errorf("dir mode %o, want 700", m)
 	}
-	if k1.Curve != elliptic.P256() {
-		t.Errorf("curve %s", k1.Curve.Params().Name)
+	if pub, ok := k1.Public().(*ecdsa.PublicKey); !ok || pub.Curve != elliptic.P256() {
+		t.Errorf("the device key is %T, not ECDSA P-256", k1.Public())
 	}
 	k2, err := EnsureKey(state)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !k1.Equal(k2) {
+	if !k1.Public().(*ecdsa.PublicKey).Equal(k2.Public()) {
 		t.Fatal("EnsureKey replaced an existing key")
 	}
 }
@@ -88,7 +94,7 @@ func TestLoad(t *testing.T) {
 	if err := Store(state, []*x509.Certificate{wrong}, []*x509.Certificate{ca}); err == nil || !strings.Contains(err.Error(), "device key") {
 		t.Fatalf("storing a certificate for another key: %v", err)
 	}
-	leaf, ca := issue(t, "kiosk-7", "SITE1", &key.PublicKey)
+	leaf, ca := issue(t, "kiosk-7", "SITE1", key.Public().(*ecdsa.PublicKey))
 	if err := Store(state, []*x509.Certificate{leaf}, []*x509.Certificate{ca}); err != nil {
 		t.Fatal(err)
 	}
@@ -123,18 +129,61 @@ func TestLoad(t *testing.T) {
 	}
 }
 
-// TestKeyStorage is not parallel: it points the TPM device path elsewhere.
-func TestKeyStorage(t *testing.T) {
+// TestKeyInTPM is not parallel: it points the TPM device path at a software
+// TPM (swtpm). The key is created in the TPM, only its reference is written
+// down, and the identity, the TLS client and the filing signer use it there.
+func TestKeyInTPM(t *testing.T) {
 	saved := tpmDevice
 	t.Cleanup(func() { tpmDevice = saved })
-	tpmDevice = filepath.Join(t.TempDir(), "tpmrm0")
-	if s := KeyStorage(); !strings.Contains(s, "no TPM") {
-		t.Errorf("without TPM: %q", s)
-	}
-	if err := os.WriteFile(tpmDevice, nil, 0o600); err != nil {
+	sw := tpmkeytest.Start(t, t.TempDir())
+	t.Cleanup(func() { sw.Stop(t) })
+	tpmDevice = sw.Sock
+	state := t.TempDir()
+	key, err := EnsureKey(state)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if s := KeyStorage(); !strings.Contains(s, "TPM 2.0 is present") || !strings.Contains(s, "keeps the key in a file") {
-		t.Errorf("with TPM: %q", s)
+	if _, ok := key.(*tpmkey.Key); !ok {
+		t.Fatalf("with a TPM present the device key is a %T", key)
+	}
+	if _, err := os.Stat(filepath.Join(state, DirName, KeyName)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a key file was written beside the TPM key: %v", err)
+	}
+	again, err := EnsureKey(state)
+	if err != nil || !again.Public().(*ecdsa.PublicKey).Equal(key.Public()) {
+		t.Fatalf("EnsureKey again: %v", err)
+	}
+	leaf, ca := issue(t, "kiosk-tpm", "SITE1", key.Public().(*ecdsa.PublicKey))
+	if err := Store(state, []*x509.Certificate{leaf}, []*x509.Certificate{ca}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := Load(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.KeyFile() != tpmkey.RefPrefix+sw.Sock || !strings.Contains(id.KeyStorage(), "TPM 2.0") {
+		t.Errorf("key reference %q, storage %q", id.KeyFile(), id.KeyStorage())
+	}
+	// The TLS clients load it as a key reference.
+	cr, err := certreload.New(id.CertFile(), id.KeyFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cr.Certificate()
+	if err != nil || c.PrivateKey != key {
+		t.Fatalf("client certificate from the key reference: %v", err)
+	}
+	// Filings are signed in the TPM and verify with the certificate's key.
+	pub := key.Public().(*ecdsa.PublicKey)
+	jws, err := filingsig.Sign([]byte(`{"ma_ho_so":"X"}`), id.PrivateKey(), filingsig.KeyID(pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := filingsig.Verify([]byte(`{"ma_ho_so":"X"}`), jws, pub); err != nil {
+		t.Errorf("a filing signed in the TPM does not verify: %v", err)
+	}
+	// Without a TPM and without a key the state is not provisioned.
+	if _, err := Load(t.TempDir()); !errors.Is(err, ErrNotProvisioned) {
+		t.Errorf("empty state: %v", err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"io"
 	"math/big"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -203,4 +204,41 @@ func resend(err error) bool {
 		return true
 	}
 	return false
+}
+
+// RefPrefix marks a key reference to a TPM: "tpm:/dev/tpmrm0" stands where
+// a key file's path would (backend.key_file, the identity's KeyFile).
+const RefPrefix = "tpm:"
+
+// IsRef reports whether keyRef names a TPM rather than a key file.
+func IsRef(keyRef string) bool { return strings.HasPrefix(keyRef, RefPrefix) }
+
+var (
+	devicesMu sync.Mutex
+	devices   = map[string]*Key{}
+)
+
+// Device returns the kiosk key of the TPM at path, opened once per process
+// and shared: the TLS clients, the enrolment and the filing signer all sign
+// through one connection, which Key serialises.
+func Device(path string) (*Key, error) {
+	devicesMu.Lock()
+	defer devicesMu.Unlock()
+	if k := devices[path]; k != nil {
+		return k, nil
+	}
+	k, err := OpenDevice(path)
+	if err != nil {
+		return nil, err
+	}
+	devices[path] = k
+	return k, nil
+}
+
+// FromRef is Device for a key reference "tpm:PATH".
+func FromRef(keyRef string) (*Key, error) {
+	if !IsRef(keyRef) {
+		return nil, fmt.Errorf("tpmkey: %q is not a TPM key reference (%sPATH)", keyRef, RefPrefix)
+	}
+	return Device(strings.TrimPrefix(keyRef, RefPrefix))
 }

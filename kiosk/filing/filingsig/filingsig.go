@@ -11,11 +11,13 @@ package filingsig
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -72,19 +74,21 @@ func checkCurve(pub *ecdsa.PublicKey) error {
 	return nil
 }
 
-// Sign returns the compact detached JWS of filingJSON by key (P-256) under kid,
-// which must be KeyID(&key.PublicKey).
-func Sign(filingJSON []byte, key *ecdsa.PrivateKey, kid string) (string, error) {
+// Sign returns the compact detached JWS of filingJSON by key (ECDSA P-256: an
+// *ecdsa.PrivateKey, or a key held in a TPM) under kid, which must be
+// KeyID of the key's public key.
+func Sign(filingJSON []byte, key crypto.Signer, kid string) (string, error) {
 	if key == nil {
 		return "", errors.New("filingsig: no key")
 	}
-	if err := checkCurve(&key.PublicKey); err != nil {
+	pub, _ := key.Public().(*ecdsa.PublicKey)
+	if err := checkCurve(pub); err != nil {
 		return "", fmt.Errorf("filingsig: %w", err)
 	}
 	if !kidRE.MatchString(kid) {
 		return "", fmt.Errorf("filingsig: kid %q is not 64 lower-case hex digits", kid)
 	}
-	if kid != KeyID(&key.PublicKey) {
+	if kid != KeyID(pub) {
 		return "", errors.New("filingsig: kid is not the key's SubjectPublicKeyInfo hash")
 	}
 	hb, err := json.Marshal(header{Alg: Alg, Kid: kid})
@@ -93,13 +97,19 @@ func Sign(filingJSON []byte, key *ecdsa.PrivateKey, kid string) (string, error) 
 	}
 	h := b64.EncodeToString(hb)
 	digest := sha256.Sum256(signingInput(h, filingJSON))
-	r, s, err := ecdsa.Sign(rand.Reader, key, digest[:])
+	der, err := key.Sign(rand.Reader, digest[:], crypto.SHA256)
 	if err != nil {
 		return "", fmt.Errorf("filingsig: %w", err)
 	}
+	// crypto.Signer gives ASN.1; JWS wants r and s as two 32-byte integers.
+	var rs struct{ R, S *big.Int }
+	if rest, err := asn1.Unmarshal(der, &rs); err != nil || len(rest) > 0 || rs.R == nil || rs.S == nil ||
+		rs.R.BitLen() > 256 || rs.S.BitLen() > 256 {
+		return "", errors.New("filingsig: the key's signature is not an ECDSA P-256 signature")
+	}
 	sig := make([]byte, 64)
-	r.FillBytes(sig[:32])
-	s.FillBytes(sig[32:])
+	rs.R.FillBytes(sig[:32])
+	rs.S.FillBytes(sig[32:])
 	return h + ".." + b64.EncodeToString(sig), nil
 }
 
@@ -168,8 +178,8 @@ func Verify(filingJSON []byte, jws string, pub *ecdsa.PublicKey) error {
 
 // Signer signs filings for the kiosk's backend client.
 type Signer struct {
-	Key   *ecdsa.PrivateKey
-	KeyID string // KeyID(&Key.PublicKey); computed when empty
+	Key   crypto.Signer // the device key: ECDSA P-256, in memory or in a TPM
+	KeyID string        // KeyID of Key's public key; computed when empty
 }
 
 // Header returns the HTTP header (HeaderName and its JWS) to send with a POST
@@ -180,7 +190,8 @@ type Signer struct {
 func (s Signer) Header(filingJSON []byte) (name, value string, err error) {
 	kid := s.KeyID
 	if kid == "" && s.Key != nil {
-		kid = KeyID(&s.Key.PublicKey)
+		pub, _ := s.Key.Public().(*ecdsa.PublicKey)
+		kid = KeyID(pub)
 	}
 	wire, err := WireForm(filingJSON)
 	if err != nil {
