@@ -216,6 +216,12 @@ func (m *Machine) onPrinterEvent(ev printer.Event) {
 		}
 	}
 	s := m.sess
+	if s != nil && len(s.printJobs) > 0 && s.printState == "printing" && ev.JobID == "" &&
+		(ev.Kind == printer.EventDisconnected || ev.Kind == printer.EventStatus && !ev.Status.CanPrint()) {
+		// The printer stopped while our receipt waits in its queue.
+		m.receiptWaits(s)
+		return
+	}
 	if s == nil || !s.printJobs[ev.JobID] {
 		return
 	}
@@ -224,15 +230,7 @@ func (m *Machine) onPrinterEvent(ev printer.Event) {
 		if ev.Notice.IsZero() {
 			return
 		}
-		// Queued behind a printer that cannot print now: it prints later, from
-		// the encrypted spool, but the citizen should not wait for it.
-		why := m.printerNotice
-		s.printState = "failed"
-		s.printErr = &Text{
-			VI: join(why.VI, "Phiếu sẽ được in khi máy in sẵn sàng; vui lòng ghi lại mã hồ sơ trên màn hình."),
-			EN: join(why.EN, "The receipt will print when the printer is ready; please note the application code on the screen."),
-		}
-		m.playCue("error")
+		m.receiptWaits(s)
 	case printer.EventJobPrinted:
 		delete(s.printJobs, ev.JobID)
 		if len(s.printJobs) == 0 {
@@ -250,6 +248,19 @@ func (m *Machine) onPrinterEvent(ev printer.Event) {
 	case printer.EventJobRetry:
 		s.printState = "printing"
 	}
+}
+
+// receiptWaits tells the citizen their receipt is queued behind a printer
+// that cannot print now: it prints later, from the encrypted spool, but they
+// should not wait for it.
+func (m *Machine) receiptWaits(s *session) {
+	why := m.printerNotice
+	s.printState = "failed"
+	s.printErr = &Text{
+		VI: join(why.VI, "Phiếu sẽ được in khi máy in sẵn sàng; vui lòng ghi lại mã hồ sơ trên màn hình."),
+		EN: join(why.EN, "The receipt will print when the printer is ready; please note the application code on the screen."),
+	}
+	m.playCue("error")
 }
 
 func join(a, b string) string {

@@ -20,6 +20,7 @@ import (
 	"github.com/vnkiosk/kiosk/devices/idcard"
 	"github.com/vnkiosk/kiosk/devices/idcard/pcsc"
 	"github.com/vnkiosk/kiosk/devices/printer"
+	"github.com/vnkiosk/kiosk/devices/printer/escpos"
 	"github.com/vnkiosk/kiosk/devices/printer/layout"
 	"github.com/vnkiosk/kiosk/devices/scanner"
 	"github.com/vnkiosk/kiosk/kiosk/backend"
@@ -118,7 +119,9 @@ func (f *fakeScanner) Scan(ctx context.Context, req scanner.ScanRequest, progres
 type fakePrinter struct {
 	mu     sync.Mutex
 	pages  []layout.Page
+	ids    []string
 	events chan printer.Event
+	hold   bool // queue without printing, until the test says
 }
 
 func (p *fakePrinter) Submit(ctx context.Context, page layout.Page) (string, error) {
@@ -126,7 +129,12 @@ func (p *fakePrinter) Submit(ctx context.Context, page layout.Page) (string, err
 	defer p.mu.Unlock()
 	p.pages = append(p.pages, page)
 	id := "job-" + string(rune('a'+len(p.pages)))
-	p.events <- printer.Event{Kind: printer.EventJobPrinted, JobID: id}
+	p.ids = append(p.ids, id)
+	if p.hold {
+		p.events <- printer.Event{Kind: printer.EventJobQueued, JobID: id}
+	} else {
+		p.events <- printer.Event{Kind: printer.EventJobPrinted, JobID: id}
+	}
 	return id, nil
 }
 
@@ -465,6 +473,39 @@ func hasError(f *FormView, key string) bool {
 		}
 	}
 	return false
+}
+
+// TestReceiptWaitsForPrinter: the printer runs out of paper after the
+// receipt was queued; the screen says so, and follows when it prints.
+func TestReceiptWaitsForPrinter(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	r.print.hold = true
+	r.toIdentity(t)
+	r.do(t, IntentConfirmIdentity, nil)
+	r.do(t, IntentChooseService, map[string]string{"code": "1.004873"})
+	r.do(t, IntentSetField, map[string]string{"key": "phone", "value": "0912345678"})
+	r.do(t, IntentSetField, map[string]string{"key": "purpose", "value": "Kết hôn"})
+	r.do(t, IntentSubmitForm, nil)
+	r.do(t, IntentScanPage, map[string]int{"attachment": 0})
+	r.waitFor(t, "page", func(st State) bool { return !st.Busy && len(st.Attachments.Items[0].Pages) == 1 })
+	r.do(t, IntentAttachmentsDone, nil)
+	r.do(t, IntentAcceptConsent, map[string]string{"version": Consent.Version})
+	r.waitFor(t, "payment", func(st State) bool { return st.Payment != nil && st.Payment.State == "waiting" })
+	r.backend.pay <- backend.Payment{Status: backend.PaymentPaid}
+	r.waitFor(t, "printing", func(st State) bool { return st.Done != nil && st.Done.Print == "printing" })
+	r.print.events <- printer.Event{Kind: printer.EventStatus, Status: escpos.Status{PaperEnd: true}, Notice: printer.NoticePaperEnd}
+	st := r.waitFor(t, "the printer's problem", func(st State) bool { return st.Done != nil && st.Done.Print == "failed" })
+	if !strings.Contains(st.Done.PrintError.VI, "hết giấy") {
+		t.Errorf("print error: %+v", st.Done.PrintError)
+	}
+	r.print.mu.Lock()
+	ids := append([]string(nil), r.print.ids...)
+	r.print.mu.Unlock()
+	for _, id := range ids {
+		r.print.events <- printer.Event{Kind: printer.EventJobPrinted, JobID: id}
+	}
+	r.waitFor(t, "printed at last", func(st State) bool { return st.Done != nil && st.Done.Print == "printed" })
 }
 
 func TestCardRemovalEndsSessionAndWipes(t *testing.T) {
