@@ -6,36 +6,21 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vnkiosk/kiosk/kiosk/kiosktest"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/vnkiosk/kiosk/kiosk/staff"
 )
 
-// syncBuffer is a bytes.Buffer safe to write from the command's goroutine while
+// kiosktest.SyncBuffer is a bytes.Buffer safe to write from the command's goroutine while
 // the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func waitFor(t *testing.T, b *syncBuffer, s string) {
+func waitFor(t *testing.T, b *kiosktest.SyncBuffer, s string) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if strings.Count(b.String(), s) > 0 {
@@ -71,7 +56,7 @@ func TestStaffHashPINOnTerminal(t *testing.T) {
 	}
 	defer s.Close()
 
-	var out, errOut syncBuffer
+	var out, errOut kiosktest.SyncBuffer
 	done := make(chan error, 1)
 	go func() { done <- staffHashPIN(context.Background(), s, nil, &out, &errOut) }()
 	waitFor(t, &errOut, "PIN: ")

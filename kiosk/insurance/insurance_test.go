@@ -1,7 +1,6 @@
 package insurance
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vnkiosk/kiosk/kiosk/kiosktest"
 
 	"github.com/vnkiosk/kiosk/kiosk/backend"
 	"github.com/vnkiosk/kiosk/kiosk/backend/refbackend"
@@ -427,7 +428,7 @@ func TestMalformedAnswers(t *testing.T) {
 // redacts nothing and greps what it wrote.
 func TestNoPersonalDataLogged(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf kiosktest.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	g := startGateway(t, refbackend.Options{InsuranceData: everyCodeData(t)})
 	c := g.client(t, func(c *Config) { c.Log = log })
@@ -461,23 +462,6 @@ func TestNoPersonalDataLogged(t *testing.T) {
 			t.Errorf("the log holds %q:\n%s", s, out)
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestQueryNormalize(t *testing.T) {

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vnkiosk/kiosk/kiosk/kiosktest"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -810,7 +812,7 @@ func TestUnopenableDatabaseFailsHealth(t *testing.T) {
 // letter with the daemon's logger and checks the log holds ids, never content.
 func TestLogsCarryNoPersonalData(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf kiosktest.SyncBuffer
 	n := 0
 	f := newScripted(func(d outbox.Delivery) error {
 		n++
@@ -839,23 +841,6 @@ func TestLogsCarryNoPersonalData(t *testing.T) {
 	if !strings.Contains(out, r.IdempotencyKey) || !strings.Contains(out, `"outbox_id":1`) {
 		t.Errorf("log lacks the ids it should carry:\n%s", out)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestSubsystemInterface(t *testing.T) {
