@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"net"
 	"os"
@@ -56,19 +55,14 @@ func TestSystemdLifecycle(t *testing.T) {
 
 	cmd := exec.Command(bin, "--config", cfgFile)
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+notify)
-	stderr, _ := cmd.StderrPipe()
+	// A buffer, not StderrPipe: Wait closes a pipe as soon as the process
+	// exits, and the last lines ("kioskd stopped") could be lost unread.
+	var stderr kiosktest.SyncBuffer
+	cmd.Stderr = &stderr
 	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	logLines := make(chan string, 256)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			logLines <- sc.Text()
-		}
-		close(logLines)
-	}()
 	defer cmd.Process.Kill()
 
 	expect := func(prefix string) {
@@ -129,12 +123,8 @@ func TestSystemdLifecycle(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("kioskd did not exit within 10s of SIGTERM")
 	}
-	var log strings.Builder
-	for l := range logLines {
-		log.WriteString(l + "\n")
-	}
-	if !strings.Contains(log.String(), `"msg":"kioskd stopped"`) {
-		t.Errorf("log lacks a clean stop:\n%s", log.String())
+	if log := stderr.String(); !strings.Contains(log, `"msg":"kioskd stopped"`) {
+		t.Errorf("log lacks a clean stop:\n%s", log)
 	}
 }
 
