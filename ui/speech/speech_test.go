@@ -42,8 +42,14 @@ func fakeEspeak(t *testing.T, body string) (string, func() []string) {
 	logPath := filepath.Join(dir, "calls")
 	bin := filepath.Join(dir, "espeak-ng")
 	script := fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"$*\" >> '%s'\n%s\n", logPath, body)
-	if err := os.WriteFile(bin, []byte(script), 0o700); err != nil {
-		t.Fatal(err)
+	// Written by a child process, not with os.WriteFile: a parallel test
+	// forking while this process held the script open for writing would
+	// inherit that descriptor until its exec, and exec'ing the script in that
+	// window fails with "text file busy" (ETXTBSY).
+	cmd := exec.Command("/bin/sh", "-c", `cat > "$1" && chmod 700 "$1"`, "sh", bin)
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("write the fake espeak-ng: %v: %s", err, out)
 	}
 	return bin, func() []string {
 		b, err := os.ReadFile(logPath)
