@@ -24,6 +24,9 @@ const (
 	// drainTimeout bounds reading scanimage's output after it exited: a
 	// backend helper process that inherited the pipes must not hold Scan.
 	drainTimeout = time.Second
+	// errorExitWait is how long scanimage may take to exit once it has
+	// printed SANE's error, before it is stopped.
+	errorExitWait = 2 * time.Second
 	// maxQuickOutput bounds what a device listing or option dump may print.
 	maxQuickOutput = 1 << 20
 )
@@ -176,6 +179,10 @@ func (s *Scanner) run(ctx context.Context, j job, req ScanRequest, progress func
 	// StallTimeout stops the run.
 	stall := time.NewTimer(s.opt.StallTimeout)
 	defer stall.Stop()
+	// Once scanimage has printed SANE's error the outcome is known, but it
+	// sometimes never exits after it (the test backend's jam, now and then):
+	// errorExit bounds that wait.
+	var errorExit <-chan time.Time
 
 	var (
 		reading   = true
@@ -208,6 +215,12 @@ func (s *Scanner) run(ctx context.Context, j job, req ScanRequest, progress func
 			if !done && !stalled && runCtx.Err() == nil {
 				stalled = true
 				stopRun(errors.New("scanner stalled"))
+			}
+		case <-errorExit:
+			errorExit = nil
+			if !done && runCtx.Err() == nil {
+				s.log.Warn("scanimage reported an error and did not exit; stopping it", "after", errorExitWait.String())
+				stopRun(errors.New("scanimage did not exit after its error"))
 			}
 		case waitErr = <-exited:
 			done = true
@@ -243,6 +256,9 @@ func (s *Scanner) run(ctx context.Context, j job, req ScanRequest, progress func
 				_, _ = inW.Write([]byte("\n"))
 			case evSANEError:
 				saneErr = ev
+				if errorExit == nil {
+					errorExit = time.After(errorExitWait)
+				}
 			case evSignal:
 				signalled = ev
 			case evRounded:

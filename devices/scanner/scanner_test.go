@@ -825,3 +825,33 @@ func TestPagesLeaveTheDiskAtOnce(t *testing.T) {
 		t.Errorf("Wipe left %d PDF bytes and %d pages", len(doc.PDF), len(doc.Pages))
 	}
 }
+
+// TestErrorThenHang: scanimage prints SANE's error and then never exits (the
+// test backend's jam does this now and then). The scan ends with that error
+// within seconds, not after the stall timeout.
+func TestErrorThenHang(t *testing.T) {
+	t.Parallel()
+	real, err := exec.LookPath("scanimage")
+	if err != nil {
+		needScanimage(t)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "scanimage")
+	// Anything but a scan goes to the real scanimage (device checks); a scan
+	// reports a jam and hangs.
+	script := "#!/bin/sh\ncase \"$*\" in *--format*|*--batch*) echo 'scanimage: sane_read: Document feeder jammed' >&2; exec sleep 60;; esac\nexec '" + real + "' \"$@\"\n"
+	cmd := exec.Command("/bin/sh", "-c", `cat > "$1" && chmod 700 "$1"`, "sh", bin)
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	s, _ := newSim(t, sanesim.Config{}, func(o *Options) { o.Scanimage = bin; o.StallTimeout = time.Minute })
+	t0 := time.Now()
+	_, err = s.Scan(context.Background(), ScanRequest{}, nil)
+	if !errors.Is(err, Jammed) {
+		t.Fatalf("scan error %v, want the jam scanimage reported", err)
+	}
+	if d := time.Since(t0); d > 15*time.Second {
+		t.Errorf("the scan took %v to end after scanimage reported the jam", d)
+	}
+}

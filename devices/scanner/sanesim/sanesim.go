@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/vnkiosk/kiosk/internal/atomicfile"
 )
 
 // Device is the SANE name of the simulated scanner: the first test device.
@@ -156,27 +158,11 @@ br_y 297.0
 		"dll.conf":  "# Written by sanesim: only the test backend, so device listing is instant.\ntest\n",
 		"test.conf": conf,
 	} {
-		if err := writeFileAtomic(filepath.Join(dir, name), []byte(text)); err != nil {
+		// Atomically, so a scanimage starting meanwhile reads the old file or
+		// the new one, never half of one.
+		if err := atomicfile.Write(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
 			return fmt.Errorf("sanesim: %w", err)
 		}
 	}
 	return nil
-}
-
-// writeFileAtomic replaces name so a scanimage starting meanwhile reads the old
-// file or the new one, never half of one.
-func writeFileAtomic(name string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), name)
 }
