@@ -150,25 +150,12 @@ func (p *PKI) loadCA() (*x509.Certificate, *ecdsa.PrivateKey, error) {
 }
 
 func (p *PKI) issue(certName, keyName, cn string, server bool, hosts []string) error {
-	ca, caKey, err := p.loadCA()
-	if err != nil {
-		return fmt.Errorf("refbackend: load CA: %w", err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	sn, err := serial()
-	if err != nil {
-		return err
-	}
 	tmpl := &x509.Certificate{
-		SerialNumber: sn,
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().AddDate(2, 0, 0),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		Subject:     pkix.Name{CommonName: cn},
+		NotBefore:   time.Now().Add(-time.Hour),
+		NotAfter:    time.Now().AddDate(2, 0, 0),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
 	if server {
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
@@ -179,6 +166,23 @@ func (p *PKI) issue(certName, keyName, cn string, server bool, hosts []string) e
 				tmpl.DNSNames = append(tmpl.DNSNames, h)
 			}
 		}
+	}
+	return p.issueLeaf(certName, keyName, tmpl)
+}
+
+// issueLeaf signs tmpl (given a fresh serial number) for a new P-256 key with
+// the CA, and writes the pair.
+func (p *PKI) issueLeaf(certName, keyName string, tmpl *x509.Certificate) error {
+	ca, caKey, err := p.loadCA()
+	if err != nil {
+		return fmt.Errorf("refbackend: load CA: %w", err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	if tmpl.SerialNumber, err = serial(); err != nil {
+		return err
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {

@@ -12,8 +12,6 @@ package refbackend
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -56,31 +54,13 @@ func (p *PKI) SiteConfigSigner() (*ecdsa.PrivateKey, *x509.Certificate, error) {
 }
 
 func (p *PKI) issueSiteConfigSigner() error {
-	ca, caKey, err := p.loadCA()
-	if err != nil {
-		return err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	sn, err := serial()
-	if err != nil {
-		return err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: sn,
-		Subject:      pkix.Name{CommonName: siteconfig.SignerCommonName},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(siteConfigSignerValid),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return err
-	}
-	return writePair(p.Path(SiteConfigCertFile), p.Path(siteConfigKeyFile), der, key)
+	return p.issueLeaf(SiteConfigCertFile, siteConfigKeyFile, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: siteconfig.SignerCommonName},
+		NotBefore:   time.Now().Add(-time.Hour),
+		NotAfter:    time.Now().Add(siteConfigSignerValid),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+	})
 }
 
 // DemoSiteConfig is the document a site without one in Options.SiteConfigs
